@@ -1,0 +1,38 @@
+"""backprop_lib: the library behind the backpropagation course.
+
+Layers, in the order the course builds them (each imports only from those above it):
+
+- ``graph``: computational graphs with edge derivatives, paths, forward and reverse sweeps (01-02)
+- ``gates``, ``gradcheck``: flat forward/backward gates and numerical gradient checks (03)
+- ``engine``: ``Value``, the scalar autograd engine (04)
+- ``function``: ``Function`` with ``ctx.save_for_backward`` (04)
+- ``tensor``: ``Tensor`` on numpy arrays, one VJP per op (05)
+- ``nn``: layers, losses, optimisers, schedules, data sets (06)
+- ``modes``: dual numbers, Jacobians both ways, Hessian-vector products, checkpointing (07)
+- ``viz``, ``widgets``: matplotlib drawings and ipywidgets explorers (import them explicitly)
+"""
+from . import gradcheck
+from .engine import Value
+from .function import Context, Function
+from .graph import Expression, Graph, count_paths, forward_mode, reverse_mode, sum_over_paths, topological_order
+from .tensor import Tensor, cross_entropy, mse, tensor, unbroadcast
+
+__all__ = [
+    "Context",
+    "Expression",
+    "Function",
+    "Graph",
+    "Tensor",
+    "Value",
+    "count_paths",
+    "cross_entropy",
+    "forward_mode",
+    "gradcheck",
+    "mse",
+    "reverse_mode",
+    "sum_over_paths",
+    "tensor",
+    "topological_order",
+    "unbroadcast",
+]
+__version__ = "0.1.0"

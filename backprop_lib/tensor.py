@@ -1,0 +1,645 @@
+"""The tensor engine: ``Tensor`` on numpy arrays, one vector-Jacobian product per op (lesson 05).
+
+Every operation is a ``Function`` whose ``backward`` is a VJP: it receives the upstream gradient
+dL/dY (the shape of the output) and returns dL/dX = J^T dL/dY for each input, without building
+the Jacobian J. The engine (``Tensor.backward``) walks the graph in reverse topological order,
+undoes broadcasting by summing each gradient down to its input's shape (``unbroadcast``), and adds
+up the gradients of values used more than once.
+
+Only tensors with ``requires_grad=True``, and what is computed from them, enter the graph: a
+network's input data never gets a gradient, so no work is spent on one.
+"""
+from __future__ import annotations
+
+import numbers
+from operator import attrgetter
+from typing import Any
+
+import numpy as np
+
+from .function import Context, Function
+from .graph import dependency_order
+
+_inputs_of = attrgetter("_prev")
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``grad`` down to ``shape``: the inverse of numpy broadcasting ``shape`` up to ``grad.shape``.
+
+    Leading axes that broadcasting added are summed away; axes where ``shape`` has 1 are summed
+    with ``keepdims``. Raises ``ValueError`` naming both shapes when ``shape`` could not have been
+    broadcast to ``grad.shape``.
+    """
+    grad = np.asarray(grad)
+    shape = tuple(shape)
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra < 0 or any(n not in (1, m) for n, m in zip(shape, grad.shape[extra:])):
+        raise ValueError(f"a gradient of shape {grad.shape} does not fit an input of shape {shape}")
+    axes = tuple(range(extra)) + tuple(extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
+    out = grad.sum(axis=axes, keepdims=True) if axes else grad
+    return out.reshape(shape)
+
+
+def _to_array(data: Any) -> np.ndarray:
+    if isinstance(data, Tensor):
+        return data.data
+    arr = np.asarray(data)
+    kind = arr.dtype.kind
+    if kind == "f":
+        return arr
+    if kind in "iub":
+        return arr.astype(np.float64)
+    raise TypeError(f"Tensor needs real numbers, got an array of dtype {arr.dtype} from {type(data).__name__}")
+
+
+class Tensor:
+    """A numpy array in a computational graph, with a PyTorch-like interface.
+
+    ``Tensor(array_like, requires_grad=False)``; integer and boolean data become float64, float32
+    stays float32. A numpy array is used as it is, not copied (like ``torch.from_numpy``).
+    ``.grad`` is ``None`` until ``backward()`` reaches the tensor, then an array of ``.data``'s shape.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_prev", "_fn", "_ctx", "label", "__weakref__")
+    _is_node = True
+    __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operator
+
+    def __init__(self, data: Any, requires_grad: bool = False, label: str = ""):
+        self.data = _to_array(data)
+        self.grad: np.ndarray | None = None
+        self.requires_grad = bool(requires_grad)
+        self._prev: tuple = ()
+        self._fn = None
+        self._ctx = None
+        self.label = label
+
+    @classmethod
+    def _from_function(cls, out: Any, fn: type, ctx: Context, parents: tuple) -> Tensor:
+        t = object.__new__(cls)
+        t.data = out if isinstance(out, np.ndarray) else np.asarray(out)
+        t.grad = None
+        t.requires_grad = True
+        t._prev = parents
+        t._fn = fn
+        t._ctx = ctx
+        t.label = ""
+        return t
+
+    # --- array-like conveniences ----------------------------------------------------------------
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._fn is None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, precision=4, separator=", ", prefix="Tensor(")
+        flag = ", requires_grad=True" if self.requires_grad else ""
+        return f"Tensor({body}{flag})"
+
+    def item(self) -> float:
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a single-element tensor, this one has shape {self.shape}")
+        return float(self.data.reshape(()))
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def detach(self) -> Tensor:
+        """The same data, outside the graph."""
+        return Tensor(self.data)
+
+    # --- operators --------------------------------------------------------------------------------
+
+    def __add__(self, other): return Add.apply(self, other)
+    def __radd__(self, other): return Add.apply(other, self)
+    def __sub__(self, other): return Sub.apply(self, other)
+    def __rsub__(self, other): return Sub.apply(other, self)
+    def __mul__(self, other): return Mul.apply(self, other)
+    def __rmul__(self, other): return Mul.apply(other, self)
+    def __truediv__(self, other): return Div.apply(self, other)
+    def __rtruediv__(self, other): return Div.apply(other, self)
+    def __matmul__(self, other): return MatMul.apply(self, other)
+    def __rmatmul__(self, other): return MatMul.apply(other, self)
+    def __neg__(self): return Neg.apply(self)
+    def __getitem__(self, index): return GetItem.apply(self, index=index)
+
+    def __pow__(self, k: float) -> Tensor:
+        if isinstance(k, (Tensor, bool)) or not isinstance(k, numbers.Real):
+            raise TypeError(f"Tensor ** k needs a number k, got {type(k).__name__}")
+        return Pow.apply(self, k=k)
+
+    def sum(self, axis=None, keepdims: bool = False) -> Tensor:
+        return Sum.apply(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims: bool = False) -> Tensor:
+        return Mean.apply(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims: bool = False) -> Tensor:
+        return Max.apply(self, axis=axis, keepdims=keepdims)
+
+    def relu(self) -> Tensor: return ReLU.apply(self)
+    def sigmoid(self) -> Tensor: return Sigmoid.apply(self)
+    def tanh(self) -> Tensor: return Tanh.apply(self)
+    def exp(self) -> Tensor: return Exp.apply(self)
+    def log(self) -> Tensor: return Log.apply(self)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return LogSoftmax.apply(self, axis=axis)
+
+    def reshape(self, *shape) -> Tensor:
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return Reshape.apply(self, shape=shape)
+
+    def transpose(self, *axes) -> Tensor:
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return Transpose.apply(self, axes=axes or None)
+
+    @property
+    def T(self) -> Tensor:
+        return Transpose.apply(self, axes=None)
+
+    # --- reverse mode -------------------------------------------------------------------------------
+
+    def backward(self, grad: Any = None) -> None:
+        """Accumulate dL/d(leaf) into ``.grad`` of every leaf that requires a gradient.
+
+        ``grad`` is dL/d(self); it may be omitted only for a single-element tensor (then it is 1).
+        Intermediate tensors get this call's gradient in ``.grad`` (replaced, not accumulated), so
+        calling ``backward`` twice gives leaves exactly twice the gradient.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward() on a tensor that does not require grad: "
+                               "create its inputs with requires_grad=True")
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward() without a gradient needs a single-element tensor, but this one has "
+                    f"shape {self.shape}: pass grad=dL/d(this tensor) of that shape")
+            grad = np.ones_like(self.data)
+        else:
+            grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.data.dtype)
+            if grad.shape != self.shape:
+                raise ValueError(f"backward(): gradient of shape {grad.shape} given for a tensor of shape {self.shape}")
+        topo = dependency_order(self, _inputs_of)
+        grads = {id(self): grad}
+        for node in reversed(topo):
+            g = grads.pop(id(node))
+            fn = node._fn
+            if fn is None:
+                node.grad = g if node.grad is None else node.grad + g
+                continue
+            node.grad = g
+            ctx = node._ctx
+            out = fn.backward(ctx, g)
+            if not isinstance(out, tuple):
+                out = (out,)
+            for parent, slot in zip(node._prev, ctx.grad_slots):
+                pg = out[slot] if slot < len(out) else None
+                if pg is None:
+                    raise RuntimeError(f"{fn.__name__}.backward returned no gradient for input {slot}, which requires one")
+                pg = _fit(pg, parent, fn, slot, g)
+                key = id(parent)
+                acc = grads.get(key)
+                grads[key] = pg if acc is None else acc + pg
+
+
+def _fit(pg: Any, parent: Tensor, fn: type, slot: int, upstream: np.ndarray) -> np.ndarray:
+    """Check a returned gradient, undo broadcasting, match dtype; a leaf never gets an alias."""
+    like = parent.data
+    if not isinstance(pg, np.ndarray):
+        pg = np.asarray(pg)
+    if pg.shape != like.shape:
+        try:
+            pg = unbroadcast(pg, like.shape)
+        except ValueError:
+            raise ValueError(
+                f"{fn.__name__}.backward returned a gradient of shape {pg.shape} for input {slot}, "
+                f"whose shape is {like.shape}") from None
+    elif parent._fn is None and (pg is upstream or pg.base is not None):
+        pg = pg.copy()  # a leaf's .grad is its own array, not a view of another node's gradient
+    if pg.dtype != like.dtype:
+        pg = pg.astype(like.dtype)
+    return pg
+
+
+def tensor(data: Any, requires_grad: bool = False) -> Tensor:
+    """``Tensor(data, requires_grad)`` with a copy of ``data``, like ``torch.tensor``."""
+    return Tensor(np.array(_to_array(data), copy=True), requires_grad=requires_grad)
+
+
+# --- the operations: forward and its VJP side by side ------------------------------------------------
+
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return np.add(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return np.subtract(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, -g
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.multiply(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (g * b if need_a else None), (g * a if need_b else None)
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.divide(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        ga = g / b if need_a else None
+        gb = -g * a / (np.multiply(b, b)) if need_b else None
+        return ga, gb
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return np.negative(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class Pow(Function):
+    @staticmethod
+    def forward(ctx, a, k):
+        ctx.save_for_backward(a)
+        ctx.k = k
+        return np.power(a, k)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        k = ctx.k
+        return g * (k * np.power(a, k - 1))
+
+
+class MatMul(Function):
+    """Y = A B. dL/dA = dL/dY B^T and dL/dB = A^T dL/dY: no Jacobian is ever formed."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = np.asarray(a), np.asarray(b)
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError(f"matmul needs arrays of at least 1 dimension, got shapes {a.shape} and {b.shape}")
+        inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+        if a.shape[-1] != inner_b:
+            raise ValueError(
+                f"matmul of shapes {a.shape} and {b.shape}: inner dimensions {a.shape[-1]} and {inner_b} differ")
+        ctx.save_for_backward(a, b)
+        return a @ b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        if a.ndim == 1 and b.ndim == 1:
+            return (g * b if need_a else None), (g * a if need_b else None)
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g2 = g
+        if a.ndim == 1:
+            g2 = np.expand_dims(g2, -2)
+        if b.ndim == 1:
+            g2 = np.expand_dims(g2, -1)
+        ga = gb = None
+        if need_a:
+            ga = g2 @ np.swapaxes(b2, -1, -2)
+            if a.ndim == 1:
+                ga = ga[..., 0, :]
+        if need_b:
+            gb = np.swapaxes(a2, -1, -2) @ g2
+            if b.ndim == 1:
+                gb = gb[..., 0]
+        return ga, gb
+
+
+def _norm_axis(axis, ndim: int) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    return tuple(a % ndim if ndim else a for a in axes)
+
+
+def _expand_like(g: np.ndarray, shape: tuple, axis, keepdims: bool) -> np.ndarray:
+    """Put back the reduced axes of ``g`` (as size 1) so that it broadcasts against ``shape``."""
+    if not keepdims and shape:
+        g = np.expand_dims(g, _norm_axis(axis, len(shape)))
+    return g
+
+
+class Sum(Function):
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdims=False):
+        a = np.asarray(a)
+        ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
+        return a.sum(axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.broadcast_to(_expand_like(g, ctx.shape, ctx.axis, ctx.keepdims), ctx.shape)
+
+
+class Mean(Function):
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdims=False):
+        a = np.asarray(a)
+        ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
+        out = a.mean(axis=axis, keepdims=keepdims)
+        ctx.count = a.size // max(np.size(out), 1) if a.size else 1
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        g = _expand_like(g, ctx.shape, ctx.axis, ctx.keepdims) / ctx.count
+        return np.broadcast_to(g, ctx.shape)
+
+
+class Max(Function):
+    """Maximum over an axis; the whole gradient goes to the winner (the first one on a tie)."""
+
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdims=False):
+        a = np.asarray(a)
+        if a.size == 0:
+            raise ValueError("max of an empty tensor")
+        if axis is not None and not isinstance(axis, int):
+            raise TypeError("max takes a single axis (an int) or None")
+        ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
+        flat = a.reshape(-1) if axis is None else a
+        idx = np.expand_dims(np.argmax(flat, axis=0 if axis is None else axis), 0 if axis is None else axis)
+        ctx.idx = idx
+        out = np.take_along_axis(flat, idx, axis=0 if axis is None else axis)
+        if axis is None:
+            return out.reshape((1,) * a.ndim) if keepdims else out.reshape(())
+        return out if keepdims else np.squeeze(out, axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, axis = ctx.shape, ctx.axis
+        if axis is None:
+            grad = np.zeros(int(np.prod(shape)), dtype=g.dtype)
+            grad[ctx.idx[0]] = g.reshape(())
+            return grad.reshape(shape)
+        grad = np.zeros(shape, dtype=g.dtype)
+        g = g if ctx.keepdims else np.expand_dims(g, axis)
+        np.put_along_axis(grad, ctx.idx, g, axis=axis)
+        return grad
+
+
+class ReLU(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a > 0)
+        return np.maximum(a, 0)
+
+    @staticmethod
+    def backward(ctx, g):
+        (mask,) = ctx.saved_tensors
+        return g * mask
+
+
+def _sigmoid(a: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1 / (1 + e), e / (1 + e))
+
+
+class Sigmoid(Function):
+    """The derivative s (1 - s) is taken on the output s, not on the input."""
+
+    @staticmethod
+    def forward(ctx, a):
+        s = _sigmoid(np.asarray(a))
+        ctx.save_for_backward(s)
+        return s
+
+    @staticmethod
+    def backward(ctx, g):
+        (s,) = ctx.saved_tensors
+        return g * s * (1 - s)
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, a):
+        t = np.tanh(a)
+        ctx.save_for_backward(t)
+        return t
+
+    @staticmethod
+    def backward(ctx, g):
+        (t,) = ctx.saved_tensors
+        return g * (1 - t * t)
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, a):
+        e = np.exp(a)
+        ctx.save_for_backward(e)
+        return e
+
+    @staticmethod
+    def backward(ctx, g):
+        (e,) = ctx.saved_tensors
+        return g * e
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.log(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g / a
+
+
+class Reshape(Function):
+    @staticmethod
+    def forward(ctx, a, shape):
+        a = np.asarray(a)
+        ctx.shape = a.shape
+        try:
+            return a.reshape(shape)
+        except ValueError:
+            raise ValueError(f"cannot reshape a tensor of shape {a.shape} ({a.size} elements) to {tuple(shape)}") from None
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.shape)
+
+
+class Transpose(Function):
+    @staticmethod
+    def forward(ctx, a, axes=None):
+        a = np.asarray(a)
+        ctx.axes = axes
+        return np.transpose(a, axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        axes = ctx.axes
+        return np.transpose(g, None if axes is None else np.argsort(axes))
+
+
+def _is_basic_index(index) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in items)
+
+
+class GetItem(Function):
+    """Slicing and indexing; repeated fancy indices add up their gradients."""
+
+    @staticmethod
+    def forward(ctx, a, index):
+        a = np.asarray(a)
+        if isinstance(index, Tensor):
+            index = index.data.astype(np.intp)
+        ctx.shape, ctx.dtype, ctx.index = a.shape, a.dtype, index
+        return a[index]
+
+    @staticmethod
+    def backward(ctx, g):
+        grad = np.zeros(ctx.shape, dtype=ctx.dtype)
+        if _is_basic_index(ctx.index):
+            grad[ctx.index] = g
+        else:
+            np.add.at(grad, ctx.index, g)
+        return grad
+
+
+class LogSoftmax(Function):
+    """log softmax(x) = x - logsumexp(x); VJP: g - softmax(x) * sum(g)."""
+
+    @staticmethod
+    def forward(ctx, a, axis=-1):
+        a = np.asarray(a)
+        shifted = a - a.max(axis=axis, keepdims=True)
+        out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        ctx.save_for_backward(out)
+        ctx.axis = axis
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g - np.exp(out) * g.sum(axis=ctx.axis, keepdims=True)
+
+
+class CrossEntropy(Function):
+    """Mean over the batch of -log softmax(logits)[target]; VJP: (softmax - onehot) / N."""
+
+    @staticmethod
+    def forward(ctx, logits, targets):
+        logits = np.asarray(logits)
+        t = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+        if logits.ndim != 2:
+            raise ValueError(f"cross_entropy needs logits of shape (N, C), got {logits.shape}")
+        n, c = logits.shape
+        if t.shape != (n,):
+            raise ValueError(f"cross_entropy needs targets of shape ({n},) for logits {logits.shape}, got {t.shape}")
+        if t.dtype.kind == "f" and np.any(t != np.round(t)):
+            raise ValueError("cross_entropy targets must be class indices (whole numbers)")
+        t = t.astype(np.intp, copy=False)
+        if n and (t.min() < 0 or t.max() >= c):
+            raise ValueError(f"cross_entropy targets must lie in 0..{c - 1}, got {t.min()}..{t.max()}")
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        exp = np.exp(shifted)
+        total = exp.sum(axis=1, keepdims=True)
+        rows = np.arange(n)
+        loss = np.log(total[:, 0]) - shifted[rows, t]
+        ctx.save_for_backward(exp / total, t)
+        return loss.mean(dtype=logits.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        probs, t = ctx.saved_tensors
+        n = len(t)
+        grad = probs.copy()
+        grad[np.arange(n), t] -= 1
+        grad *= g / n
+        return grad, None
+
+
+class MSE(Function):
+    """Mean of (prediction - target)^2; VJP: 2 (prediction - target) / n."""
+
+    @staticmethod
+    def forward(ctx, pred, target):
+        pred, target = np.asarray(pred), np.asarray(target)
+        if pred.shape != target.shape:
+            raise ValueError(f"mse: prediction has shape {pred.shape} but target has shape {target.shape}")
+        diff = pred - target
+        ctx.save_for_backward(diff)
+        return np.mean(diff * diff)
+
+    @staticmethod
+    def backward(ctx, g):
+        (diff,) = ctx.saved_tensors
+        grad = diff * (2 * g / diff.size)
+        need_p, need_t = ctx.needs_input_grad
+        return (grad if need_p else None), (-grad if need_t else None)
+
+
+def cross_entropy(logits: Tensor, targets: Any) -> Tensor:
+    """Mean cross-entropy of ``logits`` (N, C) against integer class ``targets`` (N,)."""
+    return CrossEntropy.apply(logits, targets)
+
+
+def mse(pred: Tensor, target: Any) -> Tensor:
+    """Mean squared error between ``pred`` and ``target`` (same shapes)."""
+    return MSE.apply(pred, target)
