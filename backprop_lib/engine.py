@@ -24,7 +24,7 @@ from operator import attrgetter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .graph import dependency_order
+from .graph import dependency_order, paused_gc
 
 _inputs_of = attrgetter("_prev")
 
@@ -141,13 +141,14 @@ class Value:
 
     def backward(self) -> None:
         """Add d(self)/d(leaf) to ``grad`` of every leaf; intermediate nodes get this call's value."""
-        topo = dependency_order(self, _inputs_of)
-        grads = _reverse_sweep(self, topo, 1.0, False)
-        for node in topo:
-            if node._prev:
-                node.grad = grads.get(id(node), 0.0)
-            else:
-                node.grad += grads.get(id(node), 0.0)
+        with paused_gc():
+            topo = dependency_order(self, _inputs_of)
+            grads = _reverse_sweep(self, topo, 1.0, False)
+            for node in topo:
+                if node._prev:
+                    node.grad = grads.get(id(node), 0.0)
+                else:
+                    node.grad += grads.get(id(node), 0.0)
 
     # --- the modular API (``Function.apply`` builds such nodes) ---------------------------------
 
@@ -214,9 +215,10 @@ def grad(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> 
     """
     if not isinstance(output, Value):
         raise TypeError(f"grad needs a Value output, got {type(output).__name__}")
-    topo = dependency_order(output, _inputs_of)
-    if create_graph and any(n._fn is not None for n in topo):
-        raise NotImplementedError("create_graph=True does not go through custom Function nodes")
-    grads = _reverse_sweep(output, topo, Value(1.0) if create_graph else 1.0, create_graph)
+    with paused_gc():
+        topo = dependency_order(output, _inputs_of)
+        if create_graph and any(n._fn is not None for n in topo):
+            raise NotImplementedError("create_graph=True does not go through custom Function nodes")
+        grads = _reverse_sweep(output, topo, Value(1.0) if create_graph else 1.0, create_graph)
     zero = (lambda: Value(0.0)) if create_graph else (lambda: 0.0)
     return [grads.get(id(x), zero()) for x in inputs]
