@@ -1,0 +1,55 @@
+"""The ``backprop-course`` command (also ``python -m backprop_lib``)."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def _find_root(start: Path) -> Path:
+    """The course folder: the nearest folder at or above ``start`` holding lessons/ or solutions/."""
+    for folder in (start, *start.parents):
+        if (folder / "lessons").is_dir() or (folder / "solutions").is_dir():
+            return folder
+    return start
+
+
+def _build(args: argparse.Namespace) -> int:
+    from .course.build import build
+
+    root = Path(args.root).resolve() if args.root else _find_root(Path.cwd())
+    result = build(root, check=args.check, jobs=args.jobs, only=args.only)
+    for error in result.errors:
+        print(f"error: {error}", file=sys.stderr)
+    if args.check:
+        for path in result.stale:
+            print(f"stale: {path.relative_to(root)}")
+        if result.ok:
+            print(f"{len(result.unchanged)} notebooks up to date")
+        return 0 if result.ok else 1
+    for path in result.written:
+        print(f"wrote {path.relative_to(root)}")
+    print(f"{len(result.written)} written, {len(result.unchanged)} unchanged, {len(result.errors)} failed")
+    return 1 if result.errors else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="backprop-course", description="Build and grade the backpropagation course.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("build", help="re-execute lessons and solutions and store their outputs")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if any notebook is stale")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="notebooks executed at once")
+    p.add_argument("--only", nargs="+", metavar="PREFIX", help="only notebooks whose name starts so (e.g. 01)")
+    p.add_argument("--root", help="the course folder (default: found from the current folder)")
+    p.set_defaults(run=_build)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The course machinery: notebook build pipeline and command line (no lesson depends on it)."""

@@ -1,0 +1,166 @@
+"""Reading, executing, normalising and writing the course's notebooks.
+
+Stored notebooks must be byte-for-byte reproducible: executing a notebook twice and writing it
+must give the same file. So everything that varies between runs is removed or fixed here:
+timing metadata, widget state and widget model ids, the interpreter's version, execution counts.
+A fingerprint of the sources and text outputs, kept in the notebook's metadata, lets
+``build --check`` find a notebook that was edited but not rebuilt without executing anything.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+COURSE_KEY = "backprop_course"
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+LANGUAGE_INFO = {
+    "codemirror_mode": {"name": "ipython", "version": 3},
+    "file_extension": ".py",
+    "mimetype": "text/x-python",
+    "name": "python",
+    "nbconvert_exporter": "python",
+    "pygments_lexer": "ipython3",
+}
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+TEXT_MIMES = ("text/plain", "text/html", "text/markdown", "text/latex", "image/svg+xml", "application/json")
+
+
+class NotebookError(Exception):
+    """A notebook file that cannot be used; the message is one line for the user."""
+
+
+def read_notebook(path: str | os.PathLike) -> nbformat.NotebookNode:
+    """Read a notebook, with a one-line ``NotebookError`` for every way a file can be unusable."""
+    p = Path(path)
+    if not p.exists():
+        raise NotebookError(f"{p}: no such file")
+    if p.is_dir():
+        raise NotebookError(f"{p}: is a directory, not a notebook")
+    text = p.read_bytes().decode("utf-8", errors="replace")
+    if not text.strip():
+        raise NotebookError(f"{p}: the file is empty")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NotebookError(f"{p}: not a notebook (invalid JSON at line {exc.lineno})") from None
+    if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
+        raise NotebookError(f"{p}: JSON but not a notebook (no cells)")
+    major = data.get("nbformat")
+    if major != 4:
+        raise NotebookError(f"{p}: nbformat {major} is not supported; save it with Jupyter as nbformat 4")
+    try:
+        nb = nbformat.reads(text, as_version=4)
+    except Exception as exc:  # nbformat raises several types for malformed content
+        raise NotebookError(f"{p}: not a valid notebook ({type(exc).__name__})") from None
+    return nb
+
+
+def fingerprint(nb: nbformat.NotebookNode) -> str:
+    """Hash of every cell's type, source and text outputs (images excluded: their bytes vary)."""
+    h = hashlib.sha256()
+    for cell in nb.cells:
+        h.update(cell.cell_type.encode())
+        h.update(b"\0" + cell.source.encode() + b"\0")
+        for out in cell.get("outputs", []):
+            h.update(out.get("output_type", "").encode())
+            if "text" in out:
+                h.update(out["text"].encode() if isinstance(out["text"], str) else "".join(out["text"]).encode())
+            for mime in TEXT_MIMES:
+                value = out.get("data", {}).get(mime)
+                if value is not None:
+                    h.update(mime.encode() + json.dumps(value, sort_keys=True).encode())
+            if out.get("output_type") == "error":
+                h.update(out.get("ename", "").encode() + out.get("evalue", "").encode())
+    return h.hexdigest()
+
+
+def normalize(nb: nbformat.NotebookNode, extra_metadata: dict[str, Any] | None = None) -> nbformat.NotebookNode:
+    """Make a notebook reproducible and record its fingerprint (modifies and returns ``nb``)."""
+    nb.nbformat, nb.nbformat_minor = 4, 5
+    course = dict(nb.metadata.get(COURSE_KEY, {}))
+    course.update(extra_metadata or {})
+    nb.metadata = nbformat.from_dict({"kernelspec": KERNELSPEC, "language_info": LANGUAGE_INFO, COURSE_KEY: course})
+    count = 0
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"{cell.cell_type[:2]}{i:03d}"
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("ExecuteTime", None)
+        cell.metadata.pop("collapsed", None)
+        if cell.cell_type != "code":
+            cell.pop("outputs", None)
+            cell.pop("execution_count", None)
+            continue
+        if cell.get("execution_count") is not None:
+            count += 1
+            cell.execution_count = count
+        for out in cell.outputs:
+            if out.get("output_type") in ("execute_result", "display_data"):
+                # a widget's live view needs a running kernel: the stored notebook keeps its text form
+                out.get("data", {}).pop(WIDGET_VIEW, None)
+                out.metadata = {k: v for k, v in out.get("metadata", {}).items() if k != WIDGET_VIEW}
+                if out.output_type == "execute_result":
+                    out.execution_count = count
+    nb.metadata[COURSE_KEY]["fingerprint"] = fingerprint(nb)
+    return nb
+
+
+def is_fresh(nb: nbformat.NotebookNode) -> bool:
+    """True if the notebook is exactly as the last build left it."""
+    return nb.metadata.get(COURSE_KEY, {}).get("fingerprint") == fingerprint(nb)
+
+
+def dumps(nb: nbformat.NotebookNode) -> str:
+    return nbformat.writes(nb, version=4) + "\n"
+
+
+def write_if_changed(nb: nbformat.NotebookNode, path: str | os.PathLike) -> bool:
+    """Write ``nb`` to ``path`` unless the file already holds exactly that; True if written."""
+    p = Path(path)
+    text = dumps(nb)
+    if p.exists() and p.read_text(encoding="utf-8") == text:
+        return False
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(p)  # atomic: an interrupted build never leaves half a notebook
+    return True
+
+
+def execute(nb: nbformat.NotebookNode, cwd: str | os.PathLike, timeout: int = 300) -> nbformat.NotebookNode:
+    """Run every cell in a fresh ``python3`` kernel started in ``cwd``; errors stop the run.
+
+    Raises ``NotebookError`` naming the cell that failed.
+    """
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    client = NotebookClient(
+        nb,
+        kernel_name="python3",
+        timeout=timeout,
+        record_timing=False,
+        store_widget_state=False,
+        resources={"metadata": {"path": str(cwd)}},
+    )
+    saved = os.environ.get("PYTHONHASHSEED")
+    os.environ["PYTHONHASHSEED"] = "0"  # the kernel inherits it: set and dict orders are stable
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        first = str(exc).strip().splitlines()
+        raise NotebookError(f"a cell raised an error: {first[-1] if first else exc!r}") from None
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONHASHSEED", None)
+        else:
+            os.environ["PYTHONHASHSEED"] = saved
+    return nb
