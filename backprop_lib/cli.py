@@ -19,7 +19,7 @@ def _build(args: argparse.Namespace) -> int:
     from .course.build import build
 
     root = Path(args.root).resolve() if args.root else _find_root(Path.cwd())
-    result = build(root, check=args.check, jobs=args.jobs, only=args.only)
+    result = build(root, check=args.check, jobs=args.jobs, only=args.only, refresh=args.refresh)
     for error in result.errors:
         print(f"error: {error}", file=sys.stderr)
     if args.check:
@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if any notebook is stale")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="notebooks executed at once")
     p.add_argument("--only", nargs="+", metavar="PREFIX", help="only notebooks whose name starts so (e.g. 01)")
+    p.add_argument("--refresh", action="store_true",
+                   help="also re-record the outputs of unchanged # NBVAL_IGNORE_OUTPUT cells (timings)")
     p.add_argument("--root", help="the course folder (default: found from the current folder)")
     p.set_defaults(run=_build)
     args = parser.parse_args(argv)

@@ -99,3 +99,17 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         read_notebook(tmp_path / "nope.ipynb")
     with pytest.raises(NotebookError, match="is a directory"):
         read_notebook(tmp_path)
+
+
+def test_outputs_that_vary_are_kept_while_their_cell_is_unchanged(tmp_path: Path) -> None:
+    (tmp_path / "lessons").mkdir()
+    path = tmp_path / "lessons" / "01_timing.ipynb"
+    timing = "# NBVAL_IGNORE_OUTPUT\nimport time\nprint(time.perf_counter_ns())"
+    nbformat.write(_notebook(timing, "print(2 + 2)"), path)
+    main(["build", "--root", str(tmp_path), "--jobs", "1"])
+    first = path.read_text()
+    main(["build", "--root", str(tmp_path), "--jobs", "1"])
+    assert path.read_text() == first
+    main(["build", "--root", str(tmp_path), "--jobs", "1", "--refresh"])
+    assert path.read_text() != first
+    assert read_notebook(path).cells[2].outputs[0].text == "4\n"
