@@ -149,6 +149,7 @@ def execute(nb: nbformat.NotebookNode, cwd: str | os.PathLike, timeout: int = 30
         timeout=timeout,
         record_timing=False,
         store_widget_state=False,
+        coalesce_streams=True,  # prints spread over time must not split into a varying number of outputs
         resources={"metadata": {"path": str(cwd)}},
     )
     saved = os.environ.get("PYTHONHASHSEED")
