@@ -480,7 +480,7 @@ def _fit_axes(ax: Axes | Figure | None, bounds: tuple, title: str | None) -> tup
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     ax.set_xlim(cx - avail_w / s / 2, cx + avail_w / s / 2)
     ax.set_ylim(cy - avail_h / s / 2, cy + avail_h / s / 2)
-    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_aspect("equal", adjustable="box")  # "datalim" would fight a later tight_layout
     ax.set_axis_off()
     if title:
         ax.set_title(title, fontsize=_TITLE_FONT, color=PALETTE["text"])
