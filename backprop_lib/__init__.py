@@ -7,17 +7,23 @@ Layers, in the order the course builds them (each imports only from those above 
 - ``engine``: ``Value``, the scalar autograd engine (04)
 - ``function``: ``Function`` with ``ctx.save_for_backward`` (04)
 - ``tensor``: ``Tensor`` on numpy arrays, one VJP per op (05)
-- ``nn``: layers, losses, optimisers, schedules, data sets (06)
-- ``modes``: dual numbers, Jacobians both ways, Hessian-vector products, checkpointing (07)
+- ``nn``, ``optim``, ``datasets``: layers, losses, optimisers, schedules, data sets (06)
+- ``modes``, ``checkpoint``: dual numbers, Jacobians both ways, Hessian-vector products; the cost of
+  Jacobian chains, gradient checkpointing, backpropagation through time (07)
 - ``viz``, ``widgets``: matplotlib drawings and ipywidgets explorers (import them explicitly)
 """
-from . import gradcheck
+from . import checkpoint, datasets, gradcheck, modes, nn, optim
 from .engine import Value
 from .function import Context, Function
 from .graph import Expression, Graph, count_paths, forward_mode, reverse_mode, sum_over_paths, topological_order
 from .tensor import Tensor, cross_entropy, mse, tensor, unbroadcast
 
 __all__ = [
+    "checkpoint",
+    "datasets",
+    "modes",
+    "nn",
+    "optim",
     "Context",
     "Expression",
     "Function",
