@@ -46,7 +46,7 @@ LOCAL_DERIVATIVES: dict[str, Callable[..., tuple]] = {
     "*": lambda out, a, b: (b, a),
     "/": lambda out, a, b: (1.0 / b, -out / b),
     "neg": lambda out, a: (-1.0,),
-    "**": lambda out, a, k: (k * a ** (k - 1),),
+    "**": lambda out, a, k: (k * a ** (k - 1) if k != 0 else 0.0,),  # a ** 0 is constant, even at a = 0
     "exp": lambda out, a: (out,),
     "log": lambda out, a: (1.0 / a,),
     "tanh": lambda out, a: (1.0 - out * out,),

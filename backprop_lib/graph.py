@@ -12,6 +12,7 @@ from one fact, the multivariate chain rule seen as paths:
 from __future__ import annotations
 
 import gc
+import inspect
 import math
 import numbers
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
@@ -189,18 +190,19 @@ def _kahn(nodes: list[Node], succ: Mapping, pred: Mapping) -> list[Node]:
                 ready.append(v)
     if len(order) != len(nodes):
         stuck = [n for n in nodes if indegree[n] > 0]
-        raise CycleError(f"the edges contain a cycle through {_find_cycle(stuck, succ)}")
+        raise CycleError(f"the edges contain a cycle through {_find_cycle(stuck, pred)}")
     return order
 
 
-def _find_cycle(stuck: list[Node], succ: Mapping) -> str:
+def _find_cycle(stuck: list[Node], pred: Mapping) -> str:
+    """Walk backwards: every stuck node has a stuck predecessor (a stuck successor it may lack)."""
     stuck_set = set(stuck)
     node, seen = stuck[0], []
     while node not in seen:
         seen.append(node)
-        node = next(v for v, _ in succ[node] if v in stuck_set)
-    cycle = seen[seen.index(node):] + [node]
-    return " -> ".join(map(str, cycle))
+        node = next(u for u, _ in pred[node] if u in stuck_set)
+    backwards = seen[seen.index(node):] + [node]
+    return " -> ".join(map(str, reversed(backwards)))
 
 
 def topological_order(edges: Edges) -> list[Node]:
@@ -305,13 +307,12 @@ class Expression:
     operations: Mapping[str, tuple]
 
     def __post_init__(self) -> None:
-        defined: set[str] = set()
         for name, (op, *args) in self.operations.items():
             if op not in _RULES:
                 raise ValueError(f"{name} = {op}(...): unknown operation; known: {', '.join(OPERATIONS)}")
-            if name in defined:
-                raise ValueError(f"{name} is defined twice")
-            defined.add(name)
+            arity = len(inspect.signature(_RULES[op][1]).parameters)
+            if len(args) != arity:
+                raise ValueError(f"{name} = {op}(...) takes {arity} argument(s), got {len(args)}")
 
     @property
     def inputs(self) -> list[str]:

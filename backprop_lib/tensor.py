@@ -200,7 +200,7 @@ class Tensor:
                     f"shape {self.shape}: pass grad=dL/d(this tensor) of that shape")
             grad = np.ones_like(self.data)
         else:
-            grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.data.dtype)
+            grad = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.data.dtype)  # a copy
             if grad.shape != self.shape:
                 raise ValueError(f"backward(): gradient of shape {grad.shape} given for a tensor of shape {self.shape}")
         topo = dependency_order(self, _inputs_of)
@@ -322,6 +322,8 @@ class Pow(Function):
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
         k = ctx.k
+        if k == 0:  # a ** 0 is constant; 0 * a ** -1 would be nan at a = 0
+            return np.zeros_like(g)
         return g * (k * np.power(a, k - 1))
 
 
@@ -527,8 +529,9 @@ class Transpose(Function):
     @staticmethod
     def forward(ctx, a, axes=None):
         a = np.asarray(a)
-        ctx.axes = axes
-        return np.transpose(a, axes)
+        out = np.transpose(a, axes)
+        ctx.axes = None if axes is None else tuple(ax % a.ndim for ax in axes)  # argsort needs them >= 0
+        return out
 
     @staticmethod
     def backward(ctx, g):
