@@ -146,9 +146,9 @@ class Value:
             grads = _reverse_sweep(self, topo, 1.0, False)
             for node in topo:
                 if node._prev:
-                    node.grad = grads.get(id(node), 0.0)
+                    node.grad = grads.get(node, 0.0)
                 else:
-                    node.grad += grads.get(id(node), 0.0)
+                    node.grad += grads.get(node, 0.0)
 
     # --- the modular API (``Function.apply`` builds such nodes) ---------------------------------
 
@@ -161,24 +161,27 @@ class Value:
 
 
 def _local_derivatives(node: Value, create_graph: bool) -> tuple:
+    """The node's LOCAL_DERIVATIVES: on its Value inputs (recorded) or on their numbers."""
     rule = LOCAL_DERIVATIVES[node._op]
+    prev = node._prev
     if create_graph:
-        args = node._prev + (node._k,) if node._op == "**" else node._prev
-        return rule(node, *args)
-    args = [c.data for c in node._prev]
+        return rule(node, *prev, node._k) if node._op == "**" else rule(node, *prev)
+    if len(prev) == 2:
+        return rule(node.data, prev[0].data, prev[1].data)
     if node._op == "**":
-        args.append(node._k)
-    return rule(node.data, *args)
+        return rule(node.data, prev[0].data, node._k)
+    return rule(node.data, prev[0].data)
 
 
-def _reverse_sweep(root: Value, topo: list, seed: Any, create_graph: bool) -> dict[int, Any]:
-    """d(root)/d(node) for every node of ``topo``, keyed by ``id(node)``, outputs before inputs."""
-    grads = {id(root): seed}
+def _reverse_sweep(root: Value, topo: list, seed: Any, create_graph: bool) -> dict[Value, Any]:
+    """d(root)/d(node) for every node of ``topo`` reached from ``root``, outputs before inputs."""
+    grads = {root: seed}
     get = grads.get
     for node in reversed(topo):
-        if not node._prev:
+        prev = node._prev
+        if not prev:
             continue
-        g = get(id(node))
+        g = get(node)
         if g is None:
             continue
         if node._fn is None:
@@ -186,11 +189,9 @@ def _reverse_sweep(root: Value, topo: list, seed: Any, create_graph: bool) -> di
         else:
             local = _function_local(node, g)
             g = 1.0
-        for child, d in zip(node._prev, local):
-            key = id(child)
-            contribution = d * g
-            old = get(key)
-            grads[key] = contribution if old is None else old + contribution
+        for child, d in zip(prev, local):
+            old = get(child)
+            grads[child] = d * g if old is None else old + d * g
     return grads
 
 
@@ -221,4 +222,4 @@ def grad(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> 
             raise NotImplementedError("create_graph=True does not go through custom Function nodes")
         grads = _reverse_sweep(output, topo, Value(1.0) if create_graph else 1.0, create_graph)
     zero = (lambda: Value(0.0)) if create_graph else (lambda: 0.0)
-    return [grads.get(id(x), zero()) for x in inputs]
+    return [grads.get(x, zero()) for x in inputs]

@@ -47,21 +47,25 @@ class Function:
         the output is a plain constant node and no graph is kept.
         """
         node_type = None
-        for x in inputs:
-            if getattr(type(x), "_is_node", False):
+        raw, needs = [], []
+        for x in inputs:  # one pass: this runs for every operation of every forward pass
+            kind = type(x)
+            if getattr(kind, "_is_node", False):
                 if node_type is None:
-                    node_type = type(x)
-                elif type(x) is not node_type:
-                    raise TypeError(f"{cls.__name__}.apply: cannot mix {node_type.__name__} and {type(x).__name__}")
+                    node_type = kind
+                elif kind is not node_type:
+                    raise TypeError(f"{cls.__name__}.apply: cannot mix {node_type.__name__} and {kind.__name__}")
+                raw.append(x.data)
+                needs.append(x.requires_grad)
+            else:
+                raw.append(x)
+                needs.append(False)
         if node_type is None:
             raise TypeError(f"{cls.__name__}.apply needs at least one Value or Tensor input")
         ctx = Context()
-        needs = tuple(isinstance(x, node_type) and x.requires_grad for x in inputs)
-        ctx.needs_input_grad = needs
-        raw = [x.data if isinstance(x, node_type) else x for x in inputs]
+        ctx.needs_input_grad = needs = tuple(needs)
         out = cls.forward(ctx, *raw, **options)
-        if not any(needs):
+        if True not in needs:
             return node_type(out)
-        ctx.grad_slots = tuple(i for i, n in enumerate(needs) if n)
-        parents = tuple(inputs[i] for i in ctx.grad_slots)
-        return node_type._from_function(out, cls, ctx, parents)
+        ctx.grad_slots = slots = tuple(i for i, n in enumerate(needs) if n)
+        return node_type._from_function(out, cls, ctx, tuple(inputs[i] for i in slots))

@@ -16,7 +16,6 @@ import inspect
 import math
 import numbers
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -235,10 +234,10 @@ def dependency_order(root: Any, inputs_of: Callable[[Any], Iterable[Any]]) -> li
 
     Iterative depth-first post-order: no recursion, so a chain of a million nodes is fine. A node
     is pushed twice, once to expand its inputs and once, below them, to be emitted after them.
-    Identity (not equality) decides whether a node was seen, so array-like nodes are safe.
+    Nodes must hash by identity, as ``Value`` and ``Tensor`` do (neither defines ``__eq__``).
     """
     order: list[Any] = []
-    seen: set[int] = set()
+    seen: set[Any] = set()
     stack = [(root, False)]
     pop, push, mark, emit = stack.pop, stack.append, seen.add, order.append
     with paused_gc():
@@ -246,28 +245,31 @@ def dependency_order(root: Any, inputs_of: Callable[[Any], Iterable[Any]]) -> li
             node, expanded = pop()
             if expanded:
                 emit(node)
-            elif id(node) not in seen:
-                mark(id(node))
+            elif node not in seen:
+                mark(node)
                 push((node, True))
                 for child in inputs_of(node):
-                    if id(child) not in seen:
+                    if child not in seen:
                         push((child, False))
     return order
 
 
-@contextmanager
-def paused_gc() -> Iterator[None]:
+class paused_gc:
     """Pause the cyclic garbage collector while a sweep allocates millions of small objects.
 
     A sweep creates no reference cycles, yet every few hundred allocations the collector would
     walk the whole (large) graph: that made long chains cost more than linear time.
+    (A class rather than a generator: it is entered on every backward pass, however small.)
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
+
+    __slots__ = ("was_enabled",)
+
+    def __enter__(self) -> None:
+        self.was_enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.was_enabled:
             gc.enable()
 
 
