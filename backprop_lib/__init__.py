@@ -16,7 +16,7 @@ from . import checkpoint, datasets, gradcheck, modes, nn, optim
 from .engine import Value
 from .function import Context, Function
 from .graph import Expression, Graph, count_paths, forward_mode, reverse_mode, sum_over_paths, topological_order
-from .tensor import Tensor, cross_entropy, mse, tensor, unbroadcast
+from .tensor import Tensor, cross_entropy, mse, unbroadcast
 
 __all__ = [
     "checkpoint",
@@ -37,7 +37,6 @@ __all__ = [
     "mse",
     "reverse_mode",
     "sum_over_paths",
-    "tensor",
     "topological_order",
     "unbroadcast",
 ]

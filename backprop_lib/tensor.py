@@ -597,6 +597,8 @@ class CrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, logits, targets):
+        if ctx.needs_input_grad[1]:
+            raise TypeError("cross_entropy: targets are class indices and cannot require a gradient")
         logits = np.asarray(logits)
         t = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
         if logits.ndim != 2:

@@ -8,7 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
-from backprop_lib import Function, Tensor, cross_entropy, mse, tensor, unbroadcast
+from backprop_lib import Function, Tensor, cross_entropy, mse, unbroadcast
+from backprop_lib import tensor as tensor_module
+from backprop_lib.tensor import tensor
 from backprop_lib.gradcheck import numerical_gradient, rel_error
 from backprop_lib.tensor import MatMul
 
@@ -20,9 +22,8 @@ GRADCHECKED = {
 
 
 def test_every_tensor_function_is_gradient_checked():
-    module = sys.modules["backprop_lib.tensor"]  # the package's ``tensor`` name is the factory function
     functions = {
-        name for name, obj in vars(module).items()
+        name for name, obj in vars(tensor_module).items()
         if isinstance(obj, type) and issubclass(obj, Function) and obj is not Function
     }
     assert functions == GRADCHECKED
@@ -592,6 +593,10 @@ def test_tensor_shares_numpy_data_tensor_copies_it():
     np.testing.assert_array_equal(b.data, a)
 
 
+def test_the_package_attribute_tensor_is_the_module():
+    assert tensor_module is sys.modules["backprop_lib.tensor"]
+
+
 def test_conveniences():
     x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
     assert (x.shape, x.ndim, x.size, len(x)) == ((2, 3), 2, 6, 2)
@@ -604,3 +609,9 @@ def test_conveniences():
         x.item()
     assert repr(Tensor([1.0, 2.0], requires_grad=True)) == "Tensor([1., 2.], requires_grad=True)"
     assert repr(Tensor([0.5])) == "Tensor([0.5])"
+
+
+def test_cross_entropy_targets_cannot_require_a_gradient():
+    logits = Tensor(np.zeros((2, 3)), requires_grad=True)
+    with pytest.raises(TypeError, match="targets are class indices"):
+        cross_entropy(logits, Tensor([0.0, 2.0], requires_grad=True))
