@@ -47,8 +47,8 @@ class Function:
         the output is a plain constant node and no graph is kept.
         """
         node_type = None
-        raw, needs = [], []
-        for x in inputs:  # one pass: this runs for every operation of every forward pass
+        raw, needs, slots = [], [], []
+        for i, x in enumerate(inputs):  # one pass: this runs for every operation of every forward pass
             kind = type(x)
             if getattr(kind, "_is_node", False):
                 if node_type is None:
@@ -56,16 +56,19 @@ class Function:
                 elif kind is not node_type:
                     raise TypeError(f"{cls.__name__}.apply: cannot mix {node_type.__name__} and {kind.__name__}")
                 raw.append(x.data)
-                needs.append(x.requires_grad)
+                if x.requires_grad:
+                    needs.append(True)
+                    slots.append(i)
+                    continue
             else:
                 raw.append(x)
-                needs.append(False)
+            needs.append(False)
         if node_type is None:
             raise TypeError(f"{cls.__name__}.apply needs at least one Value or Tensor input")
         ctx = Context()
-        ctx.needs_input_grad = needs = tuple(needs)
+        ctx.needs_input_grad = tuple(needs)
         out = cls.forward(ctx, *raw, **options)
-        if True not in needs:
+        if not slots:
             return node_type(out)
-        ctx.grad_slots = slots = tuple(i for i, n in enumerate(needs) if n)
+        ctx.grad_slots = slots = tuple(slots)
         return node_type._from_function(out, cls, ctx, tuple(inputs[i] for i in slots))

@@ -206,9 +206,9 @@ class Tensor:
             if grad.shape != self.shape:
                 raise ValueError(f"backward(): gradient of shape {grad.shape} given for a tensor of shape {self.shape}")
         topo = dependency_order(self, _inputs_of)
-        grads = {id(self): grad}
+        grads = {self: grad}
         for node in reversed(topo):
-            g = grads.pop(id(node))
+            g = grads.pop(node)
             fn = node._fn
             if fn is None:
                 node.grad = g if node.grad is None else node.grad + g
@@ -228,9 +228,8 @@ class Tensor:
                 if (pg.__class__ is not np.ndarray or pg.shape != like.shape or pg.dtype != like.dtype
                         or parent._fn is None):
                     pg = _fit(pg, parent, fn, slot, g)
-                key = id(parent)
-                acc = grads.get(key)
-                grads[key] = pg if acc is None else acc + pg
+                acc = grads.get(parent)
+                grads[parent] = pg if acc is None else acc + pg
 
 
 def _fit(pg: Any, parent: Tensor, fn: type, slot: int, upstream: np.ndarray) -> np.ndarray:
@@ -458,7 +457,7 @@ class ReLU(Function):
     @staticmethod
     def backward(ctx, g):
         (mask,) = ctx.saved_tensors
-        return g * mask
+        return np.where(mask, g, 0)  # not g * mask, which would give -0.0 for a negative g
 
 
 def _sigmoid(a: np.ndarray) -> np.ndarray:

@@ -615,3 +615,9 @@ def test_cross_entropy_targets_cannot_require_a_gradient():
     logits = Tensor(np.zeros((2, 3)), requires_grad=True)
     with pytest.raises(TypeError, match="targets are class indices"):
         cross_entropy(logits, Tensor([0.0, 2.0], requires_grad=True))
+
+
+def test_relu_backward_gives_positive_zero_where_the_input_was_negative():
+    x = Tensor([1.0, -2.0], requires_grad=True)
+    x.relu().backward(np.array([-3.0, -4.0]))
+    assert np.signbit(x.grad).tolist() == [True, False]  # -3 passes through; the blocked entry is +0.0
