@@ -1,10 +1,15 @@
 """``backprop-course build``: regenerate every notebook derived from the course's sources.
 
-Lessons and solution notebooks are re-executed in fresh kernels and stored with their outputs,
-normalised so that building twice writes nothing the second time. Cells marked
-``# NBVAL_IGNORE_OUTPUT`` hold what legitimately changes from run to run (timings, live widgets):
-while such a cell's source is unchanged its stored outputs are kept, unless ``refresh`` is asked. ``check`` executes nothing:
-it reports every notebook whose sources or outputs differ from what the last build stored.
+- ``exercises/NN_*.ipynb`` are generated from the masters ``solutions/NN_*.ipynb``. Every master is
+  validated first (markers, required symbols); if any is wrong, nothing at all is written.
+- Lessons and masters are re-executed in fresh kernels and stored with their outputs, normalised so
+  that building twice writes nothing the second time. Cells marked ``# NBVAL_IGNORE_OUTPUT`` hold
+  what legitimately changes from run to run (timings, live widgets): while such a cell's source is
+  unchanged its stored outputs are kept, unless ``refresh`` is asked.
+
+``check`` executes and writes nothing: it reports every exercise that differs from what its master
+generates, and every lesson or master whose sources or outputs differ from what the last build
+stored (an edit without a rebuild, or an output edited by hand).
 """
 from __future__ import annotations
 
@@ -16,9 +21,11 @@ from pathlib import Path
 
 import nbformat
 
-from .notebooks import NotebookError, execute, is_fresh, normalize, read_notebook, write_if_changed
+from .exercises import MarkerError, exercise_number, make_exercise
+from .notebooks import NotebookError, dumps, execute, is_fresh, normalize, read_notebook, write_if_changed
 
 EXECUTED_FOLDERS = ("lessons", "solutions")
+IGNORE_MARKER = "NBVAL_IGNORE_OUTPUT"
 
 
 @dataclass
@@ -33,15 +40,35 @@ class BuildResult:
         return not self.errors and not self.stale
 
 
-def executed_notebooks(root: Path) -> list[Path]:
-    """The numbered notebooks (``NN_topic.ipynb``) of lessons/ and solutions/, in course order."""
-    found = []
-    for folder in EXECUTED_FOLDERS:
-        found.extend(sorted((root / folder).glob("[0-9][0-9]_*.ipynb")))
-    return found
+def numbered(root: Path, folder: str) -> list[Path]:
+    """The numbered notebooks (``NN_topic.ipynb``) of one folder, in course order."""
+    return sorted((root / folder).glob("[0-9][0-9]_*.ipynb"))
 
 
-IGNORE_MARKER = "NBVAL_IGNORE_OUTPUT"
+def _required_symbols(number: str) -> tuple[str, ...]:
+    from ..grading import EXERCISES
+
+    exercise = EXERCISES.get(number)
+    if exercise is None:
+        return ()
+    return tuple(dict.fromkeys(name for q in exercise.questions for name in q.symbols))
+
+
+def _master_metadata(path: Path) -> dict[str, str]:
+    return {"exercise": exercise_number(path)} if path.parent.name == "solutions" else {}
+
+
+def _generated_exercises(root: Path, masters: list[Path], result: BuildResult) -> dict[Path, str]:
+    """Exercise path -> its text, for every master; errors are added to ``result``."""
+    generated = {}
+    for master in masters:
+        try:
+            nb = make_exercise(read_notebook(master), master, _required_symbols(exercise_number(master)))
+        except NotebookError as exc:
+            result.errors.append(str(exc))
+            continue
+        generated[root / "exercises" / master.name] = dumps(normalize(nb))
+    return generated
 
 
 def _keep_varying_outputs(old: nbformat.NotebookNode, new: nbformat.NotebookNode) -> None:
@@ -61,9 +88,13 @@ def _rebuild(path: Path, refresh: bool = False) -> tuple[Path, bool, str | None]
         nb = execute(copy.deepcopy(old), cwd=path.parent)
         if not refresh:
             _keep_varying_outputs(old, nb)
-        return path, write_if_changed(normalize(nb), path), None
+        return path, write_if_changed(normalize(nb, _master_metadata(path)), path), None
     except NotebookError as exc:
         return path, False, f"{path}: {exc}"
+
+
+def _selected(paths: list[Path], only: list[str] | None) -> list[Path]:
+    return [p for p in paths if not only or any(p.name.startswith(prefix) for prefix in only)]
 
 
 def build(root: str | os.PathLike, check: bool = False, jobs: int = 1, only: list[str] | None = None,
@@ -75,25 +106,35 @@ def build(root: str | os.PathLike, check: bool = False, jobs: int = 1, only: lis
     ``# NBVAL_IGNORE_OUTPUT`` cells (new timings).
     """
     root = Path(root)
-    paths = executed_notebooks(root)
-    if only:
-        paths = [p for p in paths if any(p.name.startswith(prefix) for prefix in only)]
     result = BuildResult()
+    masters = _selected(numbered(root, "solutions"), only)
+    exercises = _generated_exercises(root, masters, result)
+    executed = _selected(numbered(root, "lessons"), only) + masters
+    if result.errors:
+        return result  # a broken master: nothing is written, not even what is fine
     if check:
-        for path in paths:
+        for path, text in exercises.items():
+            fresh = path.exists() and path.read_text(encoding="utf-8") == text
+            (result.unchanged if fresh else result.stale).append(path)
+        for path in executed:
             try:
                 (result.unchanged if is_fresh(read_notebook(path)) else result.stale).append(path)
             except NotebookError as exc:
                 result.errors.append(str(exc))
         return result
-    if jobs > 1 and len(paths) > 1:
+    if jobs > 1 and len(executed) > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            outcomes = list(pool.map(_rebuild, paths, [refresh] * len(paths)))
+            outcomes = list(pool.map(_rebuild, executed, [refresh] * len(executed)))
     else:
-        outcomes = [_rebuild(p, refresh) for p in paths]
+        outcomes = [_rebuild(p, refresh) for p in executed]
     for path, written, error in outcomes:
         if error:
             result.errors.append(error)
         else:
             (result.written if written else result.unchanged).append(path)
+    for path, text in exercises.items():
+        if write_if_changed(nbformat.reads(text, as_version=4), path):
+            result.written.append(path)
+        else:
+            result.unchanged.append(path)
     return result

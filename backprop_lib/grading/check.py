@@ -1,0 +1,62 @@
+"""``check("question id")``: immediate feedback inside a notebook.
+
+It runs the visible cases of one question on the notebook's own functions (fixed inputs, so the
+output is the same every time) and shows the result as HTML in JupyterLab, as text elsewhere.
+It never raises: a stub says "not implemented yet", so Run All works on a fresh exercise.
+The autograder runs the full question, with fresh inputs, in a separate process.
+"""
+from __future__ import annotations
+
+import html
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .judge import NOT_IMPLEMENTED, PASSED, QuestionResult, judge
+from .probe import run_cases
+from .spec import VISIBLE_SEED
+
+_COLOURS = {PASSED: "#2f855a", NOT_IMPLEMENTED: "#718096"}
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    result: QuestionResult | None
+    message: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.result is not None and self.result.status == PASSED
+
+    def _line(self) -> tuple[str, str, str]:
+        if self.result is None:
+            return "error", "check", self.message
+        r = self.result
+        verdict = "ok" if r.status == PASSED else r.status
+        return verdict, r.id, r.feedback
+
+    def __repr__(self) -> str:
+        verdict, qid, feedback = self._line()
+        return f"[{verdict}] {qid}: {feedback}"
+
+    def _repr_html_(self) -> str:
+        verdict, qid, feedback = self._line()
+        status = self.result.status if self.result else "error"
+        colour = _COLOURS.get(status, "#c53030")
+        return (f'<div style="border-left:4px solid {colour};padding:2px 8px">'
+                f'<b style="color:{colour}">{html.escape(verdict)}</b> '
+                f"<code>{html.escape(qid)}</code>: {html.escape(feedback)}</div>")
+
+
+def check(question_id: str, namespace: Mapping[str, Any] | None = None) -> CheckReport:
+    """Run the visible tests of ``question_id`` on the functions this notebook defines."""
+    from . import find_question
+
+    try:
+        question = find_question(question_id)
+    except KeyError as exc:
+        return CheckReport(None, str(exc.args[0]))
+    ns = namespace if namespace is not None else vars(sys.modules["__main__"])
+    cases = question.visible_cases()
+    return CheckReport(judge(question, cases, run_cases(question, ns, cases), VISIBLE_SEED))

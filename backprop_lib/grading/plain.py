@@ -1,0 +1,82 @@
+"""Plain data: the only thing that crosses from a student's process to the grader's.
+
+Student code may return objects that lie (``__eq__`` that is always true, ``__float__`` that
+changes each call). So the student's process converts results to plain data, which is encoded as
+JSON; the grader decodes it into Python numbers, strings, lists, dicts and numpy arrays that it
+built itself. Nothing the student wrote runs in the grader.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import numbers
+from typing import Any
+
+import numpy as np
+
+_ARRAY = "__ndarray__"
+_SAFE_KINDS = "biuf"
+MAX_DEPTH = 20
+
+
+class NotPlain(TypeError):
+    """A result that is not made of numbers, strings, lists, dicts and numeric arrays."""
+
+
+def to_plain(x: Any, depth: int = 0) -> Any:
+    """Convert ``x`` to JSON-ready data, or raise ``NotPlain`` naming what is not allowed."""
+    if depth > MAX_DEPTH:
+        raise NotPlain("the result is nested too deeply")
+    if x is None or type(x) in (bool, str):
+        return x
+    if type(x) is int or type(x) is float:
+        return x
+    if isinstance(x, (np.bool_,)):
+        return bool(x)
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.floating,)):
+        return float(x)
+    if type(x) is np.ndarray:
+        if x.dtype.kind not in _SAFE_KINDS:
+            raise NotPlain(f"an array of dtype {x.dtype} (numbers expected)")
+        arr = np.ascontiguousarray(x, dtype=np.float64 if x.dtype.kind == "f" else x.dtype)
+        return {_ARRAY: base64.b64encode(arr.tobytes()).decode("ascii"), "dtype": arr.dtype.str,
+                "shape": list(arr.shape)}
+    if type(x) in (list, tuple):
+        return [to_plain(v, depth + 1) for v in x]
+    if type(x) is dict:
+        if any(type(k) is not str for k in x):
+            raise NotPlain("a dict with keys that are not strings")
+        return {k: to_plain(v, depth + 1) for k, v in x.items()}
+    raise NotPlain(f"a {type(x).__name__} (numbers, strings, lists, dicts or numpy arrays expected)")
+
+
+def from_plain(x: Any, depth: int = 0) -> Any:
+    """Rebuild numpy arrays in decoded JSON; everything else is already plain Python."""
+    if depth > MAX_DEPTH:
+        raise ValueError("nested too deeply")
+    if isinstance(x, dict):
+        if _ARRAY in x:
+            dtype = np.dtype(x["dtype"])
+            if dtype.kind not in _SAFE_KINDS:
+                raise ValueError(f"refusing an array of dtype {dtype}")
+            shape = tuple(int(n) for n in x["shape"])
+            data = np.frombuffer(base64.b64decode(x[_ARRAY]), dtype=dtype)
+            return data.reshape(shape).copy()
+        return {k: from_plain(v, depth + 1) for k, v in x.items()}
+    if isinstance(x, list):
+        return [from_plain(v, depth + 1) for v in x]
+    return x
+
+
+def dumps(x: Any) -> str:
+    return json.dumps(to_plain(x))
+
+
+def loads(text: str) -> Any:
+    return from_plain(json.loads(text))
+
+
+def is_real(x: Any) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)

@@ -1,0 +1,109 @@
+"""The student's side of grading: run a question's cases on the notebook's namespace.
+
+This module runs in the process that holds the student's code (the sandbox child, or the
+student's own kernel for ``check``). It returns plain data only; judging happens elsewhere.
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+import types
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from .plain import NotPlain, to_plain
+from .spec import Case, Question
+
+MAX_MESSAGE = 300
+
+
+def _resolve(dotted: str) -> tuple[Any, str]:
+    """``"backprop_lib.graph.Graph.reverse_mode"`` -> (the Graph class, "reverse_mode")."""
+    parts = dotted.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            owner = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:-1]:
+            owner = getattr(owner, name)
+        return owner, parts[-1]
+    raise ImportError(f"cannot find {dotted}")
+
+
+SPY = "__backprop_course_spy__"
+
+
+def _spy_code(dotted: str):
+    """Code that reports a call to ``dotted`` and then runs the original (found in the globals)."""
+    source = f"def spy(*args, **kwargs):\n    return {SPY}({dotted!r}, args, kwargs)\n"
+    namespace: dict[str, Any] = {}
+    exec(compile(source, f"<watching {dotted}>", "exec"), namespace)
+    return namespace["spy"].__code__
+
+
+@contextmanager
+def watching(names: Sequence[str]) -> Iterator[list[str]]:
+    """Record every call of the library functions ``names`` while the block runs.
+
+    The function objects themselves get new code, so an answer that imported the function under
+    another name, before grading began, is caught too. The original code is always restored.
+    """
+    called: list[str] = []
+    swapped = []
+    originals: dict[str, Any] = {}
+    for dotted in names:
+        owner, attr = _resolve(dotted)
+        fn = inspect.unwrap(getattr(owner, attr))
+        if not isinstance(fn, types.FunctionType) or fn.__closure__:
+            raise TypeError(f"cannot watch {dotted}: not a plain Python function")
+        clone = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+        clone.__kwdefaults__ = fn.__kwdefaults__
+        originals[dotted] = clone
+        swapped.append((fn, fn.__code__))
+
+    def spy(dotted: str, args: tuple, kwargs: dict) -> Any:
+        called.append(dotted)
+        return originals[dotted](*args, **kwargs)
+
+    for fn, _ in swapped:
+        fn.__globals__[SPY] = spy
+    try:
+        for (fn, _), dotted in zip(swapped, names):
+            fn.__code__ = _spy_code(dotted)
+        yield called
+    finally:
+        for fn, code in swapped:
+            fn.__code__ = code
+            fn.__globals__.pop(SPY, None)
+
+
+def _error(exc: BaseException) -> dict[str, Any]:
+    message = str(exc)
+    if len(message) > MAX_MESSAGE:
+        message = message[:MAX_MESSAGE] + "..."
+    return {"error": [type(exc).__name__, message]}
+
+
+def run_cases(question: Question, namespace: Mapping[str, Any], cases: Sequence[Case]) -> dict[str, Any]:
+    """Plain outcomes of ``cases``: ``{"outcomes": [...]}`` or ``{"missing": [names]}``."""
+    missing = [name for name in question.symbols if name not in namespace]
+    if missing:
+        return {"missing": missing}
+    outcomes = []
+    with watching(question.forbidden) as called:
+        for case in cases:
+            del called[:]
+            try:
+                outcome = {"value": to_plain(question.probe(namespace, case.inputs))}
+            except NotPlain as exc:
+                outcome = {"error": ["TypeError", f"the answer returned {exc}"]}
+            except RecursionError as exc:
+                outcome = _error(exc)
+            except Exception as exc:  # the student's code may raise anything; it is reported, not re-raised
+                outcome = _error(exc)
+            if called:
+                outcome = {"reference": called[0]}
+            outcomes.append(outcome)
+    return {"outcomes": outcomes}

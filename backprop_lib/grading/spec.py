@@ -1,0 +1,147 @@
+"""Questions as code: what is asked, how it is tested, and the known wrong answers.
+
+A ``Question`` is graded in two halves that never share objects:
+
+- ``probe(namespace, inputs)`` runs where the student's code runs. It looks up the student's
+  functions in the notebook's top-level ``namespace``, calls them on the case's ``inputs`` and
+  returns plain data (numbers, strings, lists, dicts, numpy arrays).
+- ``reference(inputs)`` runs in the grader. The plain result is compared with it, and, when they
+  differ, with each ``Mistake`` (a known wrong answer) so that the feedback can name the mistake.
+
+Cases are drawn from a random generator seeded at grading time (the seed is recorded), so a
+hard-coded answer cannot pass; ``check`` in a notebook uses the question's fixed visible seed.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .plain import is_real
+
+VISIBLE_SEED = 2024
+
+
+@dataclass(frozen=True)
+class Case:
+    """One test: a description shown in feedback and the plain ``inputs`` the probe receives."""
+
+    name: str
+    inputs: Mapping[str, Any]
+    visible: bool = True
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened when a case ran in the student's process."""
+
+    value: Any = None
+    error: tuple[str, str] | None = None  # (exception type name, message)
+    reference: str | None = None  # the library function the answer called instead of its own code
+
+    @classmethod
+    def from_plain(cls, data: Mapping[str, Any]) -> Outcome:
+        if "error" in data:
+            kind, message = data["error"]
+            return cls(error=(str(kind), str(message)))
+        if "reference" in data:
+            return cls(reference=str(data["reference"]))
+        return cls(value=data.get("value"))
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A known wrong answer: ``matches(outcome, inputs)`` recognises it; ``feedback`` names it and the fix."""
+
+    name: str
+    feedback: str
+    matches: Callable[[Outcome, Mapping[str, Any]], bool]
+
+    @classmethod
+    def answer(cls, name: str, feedback: str, wrong: Callable[[Mapping[str, Any]], Any],
+               rtol: float = 1e-6, atol: float = 1e-9) -> Mistake:
+        """The mistake whose result is ``wrong(inputs)``."""
+
+        def matches(outcome: Outcome, inputs: Mapping[str, Any]) -> bool:
+            if outcome.error or outcome.reference:
+                return False
+            try:
+                expected = wrong(inputs)
+            except (ArithmeticError, ValueError, RecursionError):
+                return False
+            return close(outcome.value, expected, rtol, atol)
+
+        return cls(name, feedback, matches)
+
+    @classmethod
+    def raises(cls, name: str, feedback: str, error: str) -> Mistake:
+        """The mistake that shows as an exception of type ``error``."""
+        return cls(name, feedback, lambda outcome, inputs: bool(outcome.error) and outcome.error[0] == error)
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    points: int
+    title: str
+    symbols: tuple[str, ...]
+    cases: Callable[[np.random.Generator], Sequence[Case]]
+    probe: Callable[[Mapping[str, Any], Mapping[str, Any]], Any]
+    reference: Callable[[Mapping[str, Any]], Any]
+    mistakes: tuple[Mistake, ...] = ()
+    rtol: float = 1e-6
+    atol: float = 1e-9
+    forbidden: tuple[str, ...] = ()  # dotted names of library code an answer may not call
+    time_limit: float = 10.0  # seconds for all cases together
+
+    @property
+    def exercise(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    def draw_cases(self, seed: int) -> list[Case]:
+        return list(self.cases(np.random.default_rng(seed)))
+
+    def visible_cases(self) -> list[Case]:
+        return [c for c in self.draw_cases(VISIBLE_SEED) if c.visible]
+
+
+@dataclass(frozen=True)
+class Exercise:
+    number: str
+    title: str
+    notebook: str  # file name without .ipynb, the same in exercises/ and solutions/
+    questions: tuple[Question, ...] = field(default_factory=tuple)
+
+    @property
+    def max_score(self) -> int:
+        return sum(q.points for q in self.questions)
+
+
+def close(got: Any, expected: Any, rtol: float = 1e-6, atol: float = 1e-9) -> bool:
+    """Plain ``got`` equals ``expected`` within tolerances; non-finite numbers never match."""
+    if isinstance(expected, np.ndarray) or isinstance(got, np.ndarray):
+        try:
+            g = np.asarray(got, dtype=np.float64)
+            e = np.asarray(expected, dtype=np.float64)
+        except (TypeError, ValueError):
+            return False
+        return (g.shape == e.shape and bool(np.all(np.isfinite(g)))
+                and bool(np.allclose(g, e, rtol=rtol, atol=atol)))
+    if isinstance(expected, bool) or isinstance(got, bool):
+        return type(got) is type(expected) and got == expected
+    if is_real(expected):
+        if not is_real(got):
+            return False
+        g, e = float(got), float(expected)
+        return bool(np.isfinite(g)) and abs(g - e) <= atol + rtol * abs(e)
+    if isinstance(expected, str):
+        return isinstance(got, str) and got == expected
+    if isinstance(expected, (list, tuple)):
+        return (isinstance(got, (list, tuple)) and len(got) == len(expected)
+                and all(close(g, e, rtol, atol) for g, e in zip(got, expected)))
+    if isinstance(expected, dict):
+        return (isinstance(got, dict) and set(got) == set(expected)
+                and all(close(got[k], expected[k], rtol, atol) for k in expected))
+    return got is None and expected is None
