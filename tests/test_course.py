@@ -1,0 +1,56 @@
+"""The course as a whole: every exercise is consistent with its master, and nothing is stale."""
+from __future__ import annotations
+
+import pytest
+
+from backprop_lib.course.build import build, numbered
+from backprop_lib.grading import EXERCISES, QUESTIONS
+from backprop_lib.grading.runner import grade_notebook
+from notebook_text import ROOT
+
+NUMBERS = sorted(EXERCISES)
+
+
+def test_every_committed_notebook_is_what_the_build_makes():
+    result = build(ROOT, check=True)
+    assert result.errors == []
+    assert result.stale == [], "run: backprop-course build"
+    masters = [p.name for p in numbered(ROOT, "solutions")]
+    assert [p.name for p in numbered(ROOT, "exercises")] == masters
+    assert sorted(name[:2] for name in masters) == NUMBERS
+
+
+@pytest.mark.parametrize("number", NUMBERS)
+def test_the_master_earns_full_marks_and_the_exercise_zero(number):
+    exercise = EXERCISES[number]
+    solved = grade_notebook(ROOT / "solutions" / f"{exercise.notebook}.ipynb")
+    assert solved.cell_errors == []
+    assert [(q.id, q.status) for q in solved.questions] == [(q.id, "passed") for q in exercise.questions]
+    assert solved.score == solved.max_score == exercise.max_score
+    blank = grade_notebook(ROOT / "exercises" / f"{exercise.notebook}.ipynb")
+    assert blank.cell_errors == []
+    assert [(q.id, q.score, q.status) for q in blank.questions] == [
+        (q.id, 0, "not implemented") for q in exercise.questions]
+
+
+@pytest.mark.parametrize("number", NUMBERS)
+def test_each_exercise_has_three_questions_and_two_known_mistakes(number):
+    exercise = EXERCISES[number]
+    assert len(exercise.questions) >= 3
+    assert sum(len(q.mistakes) for q in exercise.questions) >= 2
+    assert all(q.points > 0 and q.id.startswith(f"{number}.") for q in exercise.questions)
+
+
+def test_the_fixed_questions_of_the_course_plan_exist():
+    fixed = {
+        "01": ["numerical_derivative"],
+        "02": ["count_paths", "sum_over_paths", "forward_mode", "reverse_mode"],
+        "03": ["sigmoid_neuron"],
+        "04": ["Value", "topological_order"],
+        "05": ["relu_vjp", "matmul_vjp", "unbroadcast"],
+    }
+    for number, names in fixed.items():
+        if number not in EXERCISES:
+            continue
+        symbols = {s for q in EXERCISES[number].questions for s in q.symbols}
+        assert set(names) <= symbols, number
