@@ -34,6 +34,19 @@ def _build(args: argparse.Namespace) -> int:
     return 1 if result.errors else 0
 
 
+def _grade(args: argparse.Namespace) -> int:
+    from .grading.commands import grade_command
+
+    return grade_command(args.submissions, args.json, args.gradebook, args.jobs, args.student, args.feedback,
+                         args.seed)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .grading.commands import export_command
+
+    return export_command(args.gradebook, args.csv)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="backprop-course", description="Build and grade the backpropagation course.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -45,6 +58,19 @@ def main(argv: list[str] | None = None) -> int:
                    help="also re-record the outputs of unchanged # NBVAL_IGNORE_OUTPUT cells (timings)")
     p.add_argument("--root", help="the course folder (default: found from the current folder)")
     p.set_defaults(run=_build)
+    g = commands.add_parser("grade", help="grade submitted exercise notebooks")
+    g.add_argument("submissions", nargs="+", metavar="NOTEBOOK")
+    g.add_argument("--json", action="store_true", help="print the result as JSON")
+    g.add_argument("--gradebook", metavar="DB", help="record the grades in this SQLite gradebook")
+    g.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once")
+    g.add_argument("--student", help="the student's id (default: the folder holding the notebook)")
+    g.add_argument("--feedback", metavar="DIR", help="write a readable feedback file per submission here")
+    g.add_argument("--seed", type=int, help="draw the test inputs from this seed (default: a fresh one)")
+    g.set_defaults(run=_grade)
+    e = commands.add_parser("export", help="export a gradebook")
+    e.add_argument("gradebook", metavar="DB")
+    e.add_argument("--csv", required=True, metavar="FILE", help="write one row per student and exercise")
+    e.set_defaults(run=_export)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -1,0 +1,123 @@
+"""The gradebook: one SQLite file for a class, safe to interrupt and to share between batches.
+
+Each submission is recorded in one transaction, keyed by (student, exercise) and by the hash of
+the file's content: a batch killed at any moment resumes where it stopped, a submission graded
+before with the same content is skipped, and a changed one replaces its older grade. WAL mode and
+a busy timeout let two batches write the same gradebook at once.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS grades (
+    student    TEXT NOT NULL,
+    exercise   TEXT NOT NULL,
+    sha256     TEXT NOT NULL,
+    path       TEXT NOT NULL,
+    score      REAL NOT NULL,
+    max_score  REAL NOT NULL,
+    graded_at  TEXT NOT NULL,
+    result     TEXT NOT NULL,
+    PRIMARY KEY (student, exercise)
+);
+CREATE TABLE IF NOT EXISTS errors (
+    path       TEXT PRIMARY KEY,
+    sha256     TEXT NOT NULL,
+    message    TEXT NOT NULL,
+    recorded_at TEXT NOT NULL
+);
+"""
+
+
+def content_hash(path: str | os.PathLike) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@contextmanager
+def connect(path: str | os.PathLike) -> Iterator[sqlite3.Connection]:
+    db = sqlite3.connect(str(path), timeout=60, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA busy_timeout=60000")
+        db.executescript(SCHEMA)
+        yield db
+    finally:
+        db.close()
+
+
+def already_graded(db: sqlite3.Connection, student: str, exercise: str, sha256: str) -> bool:
+    row = db.execute("SELECT sha256 FROM grades WHERE student = ? AND exercise = ?", (student, exercise)).fetchone()
+    return row is not None and row[0] == sha256
+
+
+def error_recorded(db: sqlite3.Connection, path: str, sha256: str) -> bool:
+    row = db.execute("SELECT sha256 FROM errors WHERE path = ?", (path,)).fetchone()
+    return row is not None and row[0] == sha256
+
+
+def record(db: sqlite3.Connection, result: dict[str, Any], sha256: str, path: str) -> None:
+    """Store one graded submission, replacing an older grade of the same student and exercise."""
+    with closing(db.cursor()) as cur:
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            cur.execute(
+                "INSERT OR REPLACE INTO grades VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (result["student"], result["exercise"], sha256, path, result["score"], result["max_score"],
+                 now(), json.dumps(result)))
+            cur.execute("DELETE FROM errors WHERE path = ?", (path,))
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+
+
+def record_error(db: sqlite3.Connection, path: str, sha256: str, message: str) -> None:
+    with closing(db.cursor()) as cur:
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            cur.execute("INSERT OR REPLACE INTO errors VALUES (?, ?, ?, ?)", (path, sha256, message, now()))
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+
+
+def export_csv(db_path: str | os.PathLike, csv_path: str | os.PathLike) -> int:
+    """One row per (student, exercise) with a column per question; returns the number of rows."""
+    if not Path(db_path).is_file():
+        raise FileNotFoundError(f"{db_path}: no such gradebook")
+    with connect(db_path) as db:
+        rows = db.execute("SELECT student, exercise, score, max_score, graded_at, result FROM grades "
+                          "ORDER BY student, exercise").fetchall()
+    question_ids: list[str] = []
+    parsed = []
+    for student, exercise, score, max_score, graded_at, result in rows:
+        scores = {q["id"]: q["score"] for q in json.loads(result)["questions"]}
+        for qid in scores:
+            if qid not in question_ids:
+                question_ids.append(qid)
+        parsed.append((student, exercise, score, max_score, graded_at, scores))
+    question_ids.sort()
+    tmp = Path(csv_path).with_name(f".{Path(csv_path).name}.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", "exercise", "score", "max_score", "graded_at", *question_ids])
+        for student, exercise, score, max_score, graded_at, scores in parsed:
+            writer.writerow([student, exercise, f"{score:g}", f"{max_score:g}", graded_at,
+                             *(f"{scores[q]:g}" if q in scores else "" for q in question_ids)])
+    tmp.replace(csv_path)
+    return len(parsed)
