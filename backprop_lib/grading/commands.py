@@ -8,7 +8,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from ..course.notebooks import NotebookError, read_notebook
+from ..course.notebooks import NotebookError, load_notebook_json
 from . import gradebook
 from .runner import GradingError, exercise_of, grade_notebook
 
@@ -90,7 +90,7 @@ def _batch(paths: list[str], db_path: str, jobs: int, student: str | None, feedb
             except OSError:
                 sha = ""
             try:
-                exercise = exercise_of(read_notebook(path), path).number
+                exercise = exercise_of(load_notebook_json(path), path).number
             except (NotebookError, GradingError) as exc:
                 errors += 1
                 print(f"error: {exc}", file=sys.stderr)

@@ -10,6 +10,7 @@ costs that question only.
 """
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import resource
@@ -25,18 +26,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
-from ..course.notebooks import COURSE_KEY, NotebookError, read_notebook
+from ..course.notebooks import COURSE_KEY, NotebookError, load_notebook_json
 from . import EXERCISES, Exercise, find_exercise
 from .judge import CRASHED, TIMEOUT, QuestionResult, failure, judge
 from .plain import from_plain
 from .probe import run_cases
 
-CELL_SECONDS = 10.0
-MEMORY_BYTES = 2 * 1024**3
-FILE_BYTES = 16 * 1024**2
 MAX_LINE = 64 * 1024**2
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one child may use. ``question_seconds`` overrides every question's own time limit."""
+
+    cell_seconds: float = 10.0
+    question_seconds: float | None = None
+    grace_seconds: float = 5.0  # beyond a phase's own limit, before the child is killed from outside
+    memory_bytes: int = 2 * 1024**3
+    file_bytes: int = 16 * 1024**2
+
+    def for_question(self, question: Any) -> float:
+        return self.question_seconds if self.question_seconds is not None else question.time_limit
 
 
 class GradingError(Exception):
@@ -65,10 +75,16 @@ class SubmissionResult:
                 "questions": [q.as_dict() for q in self.questions], "cell_errors": self.cell_errors}
 
 
-def exercise_of(nb: nbformat.NotebookNode, path: Path) -> Exercise:
-    """The exercise a notebook answers: from its metadata, else from its file name."""
-    number = nb.metadata.get(COURSE_KEY, {}).get("exercise")
-    for key in (number, path.stem):
+def exercise_of(nb: Mapping[str, Any], path: Path) -> Exercise:
+    """The exercise a notebook answers: from its metadata, else from its file name.
+
+    A course notebook that is not an exercise (a lesson has course metadata but no exercise
+    number) is refused even when its file name is an exercise's.
+    """
+    course = nb["metadata"].get(COURSE_KEY)
+    number = course.get("exercise") if isinstance(course, dict) else None
+    keys = [number] if number or isinstance(course, dict) else [path.stem]
+    for key in keys:
         if key:
             try:
                 return find_exercise(str(key))
@@ -78,12 +94,12 @@ def exercise_of(nb: nbformat.NotebookNode, path: Path) -> Exercise:
     raise GradingError(f"{path}: not one of the course's exercises ({known})")
 
 
-def code_cells(nb: nbformat.NotebookNode) -> list[str]:
+def code_cells(nb: Mapping[str, Any]) -> list[str]:
     """The sources of the code cells, with IPython-only lines (``%magic``, ``!shell``) dropped."""
     sources = []
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            lines = [line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            lines = [line for line in cell["source"].splitlines() if not line.lstrip().startswith(("%", "!"))]
             sources.append("\n".join(lines))
     return sources
 
@@ -99,9 +115,12 @@ def _on_alarm(signum: int, frame: Any) -> None:
     raise _CellTimeout()
 
 
-def _confine(scratch: str) -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_BYTES, FILE_BYTES))
+def _confine(scratch: str, limits: Limits, cpu_seconds: int) -> None:
+    faulthandler.disable()  # a crash of student code is reported by the grader, not dumped on its stderr
+    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails with an error instead of killing
     os.chdir(scratch)
     for name in list(os.environ):
         if name not in ("PATH", "LANG", "LC_ALL"):
@@ -117,7 +136,7 @@ def _confine(scratch: str) -> None:
 
 
 def _child(channel: int, cells: list[str], skip_cells: set[int], exercise: Exercise,
-           cases: Mapping[str, list], done: set[str], scratch: str, cpu_seconds: int) -> None:
+           cases: Mapping[str, list], done: set[str], scratch: str, limits: Limits, cpu_seconds: int) -> None:
     def send(message: dict[str, Any]) -> None:
         data = (json.dumps(message) + "\n").encode()
         view = memoryview(data)
@@ -125,8 +144,7 @@ def _child(channel: int, cells: list[str], skip_cells: set[int], exercise: Exerc
             view = view[os.write(channel, view):]
 
     try:
-        _confine(scratch)
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
+        _confine(scratch, limits, cpu_seconds)
         main = types.ModuleType("__main__")  # the notebook's globals, where check() looks too
         sys.modules["__main__"] = main
         namespace = main.__dict__
@@ -134,11 +152,11 @@ def _child(channel: int, cells: list[str], skip_cells: set[int], exercise: Exerc
             if index in skip_cells:
                 continue
             send({"cell": index})
-            signal.setitimer(signal.ITIMER_REAL, CELL_SECONDS)
+            signal.setitimer(signal.ITIMER_REAL, limits.cell_seconds)
             try:
                 exec(compile(source, f"<cell {index + 1}>", "exec"), namespace)
             except _CellTimeout:
-                send({"cell_error": index, "error": f"cell {index + 1} ran longer than {CELL_SECONDS:g} s"})
+                send({"cell_error": index, "error": f"cell {index + 1} ran longer than {limits.cell_seconds:g} s"})
             except BaseException as exc:  # any failure of a top-level cell is recorded; the rest still run
                 send({"cell_error": index, "error": f"cell {index + 1}: {type(exc).__name__}: {str(exc)[:200]}"})
             finally:
@@ -147,7 +165,7 @@ def _child(channel: int, cells: list[str], skip_cells: set[int], exercise: Exerc
             if question.id in done:
                 continue
             send({"question": question.id})
-            signal.setitimer(signal.ITIMER_REAL, question.time_limit)
+            signal.setitimer(signal.ITIMER_REAL, limits.for_question(question))
             try:
                 report = run_cases(question, namespace, cases[question.id])
             except _CellTimeout:
@@ -164,16 +182,18 @@ def _child(channel: int, cells: list[str], skip_cells: set[int], exercise: Exerc
 
 
 def _run_child(cells: list[str], skip: set[int], exercise: Exercise, cases: Mapping[str, list],
-               done: set[str], deadline_per_phase: float) -> tuple[list[dict], str | None]:
+               done: set[str], limits: Limits) -> tuple[list[dict], str | None]:
     """Run one child; returns its messages and, if it had to be stopped or died, why."""
     read_end, write_end = os.pipe()
-    cpu_seconds = int(len(cells) * CELL_SECONDS + sum(q.time_limit for q in exercise.questions)) + 5
+    question_seconds = [limits.for_question(q) for q in exercise.questions]
+    cpu_seconds = int(len(cells) * limits.cell_seconds + sum(question_seconds) + limits.grace_seconds) + 1
+    deadline_per_phase = max([limits.cell_seconds, *question_seconds]) + limits.grace_seconds
     with tempfile.TemporaryDirectory(prefix="backprop-grade-") as scratch:
         pid = os.fork()
         if pid == 0:
             os.close(read_end)
             os.setsid()
-            _child(write_end, cells, skip, exercise, cases, done, scratch, cpu_seconds)
+            _child(write_end, cells, skip, exercise, cases, done, scratch, limits, cpu_seconds)
         os.close(write_end)
         messages: list[dict] = []
         buffer = b""
@@ -218,11 +238,12 @@ def _run_child(cells: list[str], skip: set[int], exercise: Exercise, cases: Mapp
         return messages, problem
 
 
-def grade_notebook(path: str | os.PathLike, seed: int | None = None, student: str | None = None) -> SubmissionResult:
+def grade_notebook(path: str | os.PathLike, seed: int | None = None, student: str | None = None,
+                   limits: Limits = Limits()) -> SubmissionResult:
     """Grade the notebook at ``path``; raises ``GradingError`` if it cannot be graded at all."""
     p = Path(path)
     try:
-        nb = read_notebook(p)
+        nb = load_notebook_json(p)
     except NotebookError as exc:
         raise GradingError(str(exc)) from None
     exercise = exercise_of(nb, p)
@@ -232,9 +253,8 @@ def grade_notebook(path: str | os.PathLike, seed: int | None = None, student: st
     skip: set[int] = set()
     reports: dict[str, Any] = {}
     cell_errors: list[str] = []
-    phase_limit = max(CELL_SECONDS, max((q.time_limit for q in exercise.questions), default=0)) + 5
     for _ in range(len(cells) + len(exercise.questions) + 1):
-        messages, problem = _run_child(cells, skip, exercise, cases, set(reports), phase_limit)
+        messages, problem = _run_child(cells, skip, exercise, cases, set(reports), limits)
         current: tuple[str, Any] | None = None
         for m in messages:
             if "cell" in m:
@@ -267,7 +287,7 @@ def grade_notebook(path: str | os.PathLike, seed: int | None = None, student: st
                                    "(os._exit, a crash or running out of memory)", qseed))
         elif report.get("timeout"):
             results.append(failure(question, TIMEOUT, f"the tests did not finish within "
-                                   f"{question.time_limit:g} s (an endless loop?)", qseed))
+                                   f"{limits.for_question(question):g} s (an endless loop?)", qseed))
         else:
             results.append(judge(question, cases[question.id], from_plain(report), qseed))
     name = student if student is not None else p.resolve().parent.name
