@@ -42,7 +42,7 @@ def to_plain(x: Any, depth: int = 0) -> Any:
             raise NotPlain(f"an array of dtype {x.dtype} (numbers expected)")
         arr = np.ascontiguousarray(x, dtype=np.float64 if x.dtype.kind == "f" else x.dtype)
         return {_ARRAY: base64.b64encode(arr.tobytes()).decode("ascii"), "dtype": arr.dtype.str,
-                "shape": list(arr.shape)}
+                "shape": list(x.shape)}  # x's shape: ascontiguousarray makes a 0-d array 1-d
     if type(x) in (list, tuple):
         return [to_plain(v, depth + 1) for v in x]
     if type(x) is dict:
