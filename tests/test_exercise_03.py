@@ -1,0 +1,297 @@
+"""Exercise 03: the master earns full marks, the exercise zero, and every known mistake is named."""
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import numpy as np
+import pytest
+
+from backprop_lib import gates, gradcheck
+from backprop_lib.grading import EXERCISES, check, find_question
+from backprop_lib.grading.ex03 import CIRCUIT_WRONG, GRADIENT_WRONG, MAX_WRONG, MUL_WRONG, NEURON_WRONG, REL_WRONG
+from backprop_lib.grading.judge import judge
+from backprop_lib.grading.plain import dumps, loads
+from backprop_lib.grading.probe import run_cases
+from backprop_lib.grading.runner import grade_notebook
+from notebook_text import find_notebook
+
+
+def test_the_master_earns_full_marks_and_the_exercise_zero():
+    solved = grade_notebook(find_notebook("solutions", "03"), seed=11)
+    assert (solved.score, solved.max_score) == (15, 15)
+    assert solved.cell_errors == []
+    blank = grade_notebook(find_notebook("exercises", "03"), seed=11)
+    assert blank.score == 0
+    assert {q.status for q in blank.questions} == {"not implemented"}
+
+
+# --- right answers, written as a student would -----------------------------------------------------------
+
+
+def neuron(w, x, local=lambda L, s3: L * (1 - L), mul=lambda other, own, g: other * g, sign=1.0):
+    """The flat neuron; ``local`` is the sigmoid's local derivative, ``mul`` what a mul gate sends an input."""
+    w0, w1, w2 = w
+    x0, x1 = x
+    s3 = w0 * x0 + w1 * x1 + w2
+    L = 1 / (1 + math.exp(-s3))
+    g = sign * local(L, s3)
+    return L, [mul(x0, w0, g), mul(x1, w1, g), g], [mul(w0, x0, g), mul(w1, x1, g)]
+
+
+def circuit(x, y, z, swap=True, add_share=1.0, mul_local=True, sign=1.0):
+    q = x + y
+    grad_q, grad_z = (z, q) if swap else (q, z)
+    if not mul_local:
+        grad_q, grad_z = 1.0, 1.0
+    return q * z, sign * add_share * grad_q, sign * add_share * grad_q, sign * grad_z
+
+
+def mul(dout, x, y):
+    return y * dout, x * dout
+
+
+def max_gate(dout, x, y):
+    x_wins = np.greater_equal(x, y)
+    return np.where(x_wins, dout, 0.0), np.where(x_wins, 0.0, dout)
+
+
+def central(f, x, h=1e-5):
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + h
+        plus = f(x)
+        x[i] = old - h
+        minus = f(x)
+        x[i] = old
+        grad[i] = (plus - minus) / (2 * h)
+    return grad
+
+
+def relative(a, b):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-300)))
+
+
+RIGHT = {
+    "03.sigmoid_neuron": ("sigmoid_neuron", neuron),
+    "03.circuit_backward": ("circuit_backward", circuit),
+    "03.mul_backward": ("mul_backward", mul),
+    "03.max_backward": ("max_backward", max_gate),
+    "03.numerical_gradient": ("numerical_gradient", central),
+    "03.rel_error": ("rel_error", relative),
+}
+
+
+# --- wrong answers, one per known mistake ----------------------------------------------------------------
+
+
+def neuron_dw_dx_swapped(w, x):
+    L, dw, dx = neuron(w, x)
+    return L, dx, dw
+
+
+def max_if_else(dout, x, y):
+    return (dout, 0.0) if x >= y else (0.0, dout)
+
+
+def max_to_loser(dout, x, y):
+    x_wins = np.greater_equal(x, y)
+    return np.where(x_wins, 0.0, dout), np.where(x_wins, dout, 0.0)
+
+
+def one_sided(f, x, h=1e-5):
+    grad = np.zeros_like(x)
+    base = f(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + h
+        grad[i] = (f(x) - base) / h
+        x[i] = old
+    return grad
+
+
+def never_restores(f, x, h=1e-5):
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + h
+        plus = f(x)
+        x[i] = old - h
+        grad[i] = (plus - f(x)) / (2 * h)
+    return grad
+
+
+def over_a(a, b):
+    with np.errstate(all="ignore"):  # 0/0 where both are zero
+        return float(np.max(np.abs(np.subtract(a, b)) / np.abs(a)))
+
+
+def mean_error(a, b):
+    with np.errstate(all="ignore"):
+        return float(np.mean(np.abs(np.subtract(a, b)) / (np.abs(a) + np.abs(b))))
+
+
+def without_tiny(a, b):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return float(np.max(np.abs(a - b) / (np.abs(a) + np.abs(b))))
+
+
+WRONG = [
+    ("03.sigmoid_neuron", partial(neuron, local=lambda L, s3: s3 * (1 - s3)), "sigmoid derivative taken on the input"),
+    ("03.sigmoid_neuron", partial(neuron, local=lambda L, s3: 1.0), "the sigmoid's local derivative is missing"),
+    ("03.sigmoid_neuron", partial(neuron, mul=lambda other, own, g: own * g), "mul gate not swapped"),
+    ("03.sigmoid_neuron", partial(neuron, mul=lambda other, own, g: g), "the mul gates' local derivative is missing"),
+    ("03.sigmoid_neuron", partial(neuron, sign=-1.0), "sign error"),
+    ("03.sigmoid_neuron", neuron_dw_dx_swapped, "dw and dx returned in the wrong order"),
+    ("03.circuit_backward", partial(circuit, swap=False), "mul gate not swapped"),
+    ("03.circuit_backward", partial(circuit, add_share=0.5), "add gate splits the gradient"),
+    ("03.circuit_backward", partial(circuit, mul_local=False), "the mul gate's local derivative is missing"),
+    ("03.circuit_backward", partial(circuit, sign=-1.0), "sign error"),
+    ("03.mul_backward", lambda dout, x, y: (x * dout, y * dout), "mul gate not swapped"),
+    ("03.mul_backward", lambda dout, x, y: (dout, dout), "the local derivative is missing"),
+    ("03.mul_backward", lambda dout, x, y: (y, x), "the upstream gradient is missing"),
+    ("03.mul_backward", lambda dout, x, y: (-y * dout, -x * dout), "sign error"),
+    ("03.max_backward", lambda dout, x, y: (dout, dout), "max gate routes to both inputs"),
+    ("03.max_backward", max_to_loser, "max gate routes to the loser"),
+    ("03.max_backward", lambda dout, x, y: max_gate(np.ones_like(dout), x, y), "the upstream gradient is missing"),
+    ("03.max_backward", max_if_else, "an `if` on a whole array"),
+    ("03.numerical_gradient", one_sided, "one-sided difference"),
+    ("03.numerical_gradient", lambda f, x, h=1e-5: 2 * central(f, x, h), "divided by h instead of 2h"),
+    ("03.numerical_gradient", lambda f, x, h=1e-5: central(f, x), "the step h is ignored"),
+    ("03.numerical_gradient", lambda f, x, h=1e-5: central(f, x, h).reshape(-1), "the gradient has the wrong shape"),
+    ("03.numerical_gradient", never_restores, "the input x was changed"),
+    ("03.rel_error", lambda a, b: float(np.max(np.abs(np.subtract(a, b)))), "absolute error"),
+    ("03.rel_error", over_a, "divided by |a| only"),
+    ("03.rel_error", mean_error, "the mean instead of the largest error"),
+    ("03.rel_error", without_tiny, "0/0 where both values are zero"),
+]
+
+
+def grade(question_id, answer, seed):
+    q = find_question(question_id)
+    cases = q.draw_cases(seed)
+    return judge(q, cases, run_cases(q, {RIGHT[question_id][0]: answer}, cases), seed)
+
+
+@pytest.mark.parametrize(("question", "answer", "mistake"), WRONG, ids=[f"{q}: {m}" for q, _, m in WRONG])
+def test_each_known_mistake_is_named(question, answer, mistake):
+    report = check(question, {RIGHT[question][0]: answer})
+    assert report.result.status == "failed"
+    assert mistake in report.result.feedback
+    for seed in range(3):  # and by the autograder, on fresh inputs
+        result = grade(question, answer, seed)
+        assert result.status == "failed" and mistake in result.feedback, result.feedback
+
+
+def test_every_mistake_has_a_wrong_answer_above():
+    declared = {(q.id, m.name) for q in EXERCISES["03"].questions for m in q.mistakes}
+    assert declared == {(q, m) for q, _, m in WRONG}
+
+
+@pytest.mark.parametrize("question", list(RIGHT))
+def test_a_right_answer_passes_on_fresh_inputs_and_matches_no_mistake(question):
+    from backprop_lib.grading.spec import Outcome
+
+    q = find_question(question)
+    name, answer = RIGHT[question]
+    for seed in range(6):
+        cases = q.draw_cases(seed)
+        report = run_cases(q, {name: answer}, cases)
+        assert judge(q, cases, loads(dumps(report)), seed).status == "passed"
+        for case, plain in zip(cases, report["outcomes"]):
+            outcome = Outcome.from_plain(loads(dumps(plain)))
+            assert not [m.name for m in q.mistakes if m.matches(outcome, case.inputs)], case.name
+
+
+WRONG_ANSWERS = {"03.sigmoid_neuron": NEURON_WRONG, "03.circuit_backward": CIRCUIT_WRONG, "03.mul_backward": MUL_WRONG,
+                 "03.max_backward": MAX_WRONG, "03.numerical_gradient": GRADIENT_WRONG, "03.rel_error": REL_WRONG}
+
+
+@pytest.mark.parametrize("question", list(WRONG_ANSWERS))
+def test_every_draw_tells_each_wrong_answer_from_the_right_one(question):
+    from backprop_lib.grading.spec import close
+
+    q = find_question(question)
+    for seed in range(20):
+        cases = q.draw_cases(seed)
+        for mistake, (_, wrong) in WRONG_ANSWERS[question].items():
+            with np.errstate(all="ignore"):
+                told_apart = [not close(wrong(c.inputs), q.reference(c.inputs), q.rtol, q.atol) for c in cases]
+            assert any(told_apart), (seed, mistake)
+
+
+def test_the_lessons_numbers_are_a_visible_case():
+    cases = find_question("03.sigmoid_neuron").visible_cases()
+    value = find_question("03.sigmoid_neuron").reference(cases[0].inputs)
+    assert round(value["L"], 3) == 0.731
+    assert [round(d, 3) for d in value["dw"]] == [-0.197, -0.393, 0.197]
+    assert [round(d, 3) for d in value["dx"]] == [0.393, -0.590]
+    circuit_case = find_question("03.circuit_backward").visible_cases()[0]
+    assert find_question("03.circuit_backward").reference(circuit_case.inputs) == {
+        "f": -12.0, "dx": -4.0, "dy": -4.0, "dz": 3.0}
+
+
+def test_calling_the_library_instead_earns_nothing():
+    from backprop_lib.graph import Expression
+
+    def by_graph(w, x):
+        expr = Expression({"s0": ("*", "w0", "x0"), "s1": ("*", "w1", "x1"), "s2": ("+", "s0", "s1"),
+                           "s3": ("+", "s2", "w2"), "L": ("sigmoid", "s3")})
+        graph = expr.evaluate(w0=w[0], w1=w[1], w2=w[2], x0=x[0], x1=x[1])
+        grads = graph.reverse_mode("L")
+        return graph.values["L"], [grads["w0"], grads["w1"], grads["w2"]], [grads["x0"], grads["x1"]]
+
+    def circuit_by_gates(x, y, z):
+        q, add_cache = gates.add_forward(x, y)
+        f, mul_cache = gates.mul_forward(q, z)
+        grad_q, grad_z = gates.mul_backward(1.0, mul_cache)
+        return (f, *gates.add_backward(grad_q, add_cache), grad_z)
+
+    answers = [
+        ("03.sigmoid_neuron", gates.sigmoid_neuron, "sigmoid_neuron"),
+        ("03.sigmoid_neuron", by_graph, "reverse_mode"),
+        ("03.circuit_backward", circuit_by_gates, "mul_backward"),
+        ("03.mul_backward", lambda dout, x, y: gates.mul_backward(dout, (x, y)), "mul_backward"),
+        ("03.max_backward", lambda dout, x, y: gates.max_backward(dout, gates.max_forward(x, y)[1]), "max_backward"),
+        ("03.numerical_gradient", gradcheck.numerical_gradient, "numerical_gradient"),
+        ("03.rel_error", gradcheck.rel_error, "rel_error"),
+    ]
+    for question, answer, library in answers:
+        report = check(question, {RIGHT[question][0]: answer})
+        assert report.result.status == "uses reference", question
+        assert library in report.result.feedback
+
+
+def test_the_visible_cases_are_fixed_and_the_graded_ones_fresh():
+    for q in EXERCISES["03"].questions:
+        assert 2 <= len(q.visible_cases()) <= 3
+        assert dumps([c.inputs for c in q.visible_cases()]) == dumps([c.inputs for c in q.visible_cases()])
+        assert dumps([c.inputs for c in q.draw_cases(1)]) != dumps([c.inputs for c in q.draw_cases(2)])
+
+
+def test_a_hard_coded_answer_fails_on_fresh_inputs():
+    q = find_question("03.sigmoid_neuron")
+    known = {tuple(c.inputs["w"] + c.inputs["x"]): neuron(c.inputs["w"], c.inputs["x"]) for c in q.visible_cases()}
+    answer = lambda w, x: known.get(tuple(list(w) + list(x)), (0.5, [0.0] * 3, [0.0] * 2))
+    assert check("03.sigmoid_neuron", {"sigmoid_neuron": answer}).passed
+    assert grade("03.sigmoid_neuron", answer, 99).status == "failed"
+
+
+@pytest.mark.parametrize("question", list(RIGHT))
+def test_the_probe_returns_plain_data(question):
+    q = find_question(question)
+    name, answer = RIGHT[question]
+    for case in q.visible_cases():
+        value = q.probe({name: answer}, case.inputs)
+        assert loads(dumps(value)) == value  # numbers, lists and dicts only: nothing is lost on the way
+
+
+def test_exercise_03_starts_with_the_fixed_question():
+    exercise = EXERCISES["03"]
+    assert exercise.notebook == "03_flat_backprop"
+    assert exercise.questions[0].id == "03.sigmoid_neuron"
+    assert len(exercise.questions) >= 4
+    assert sum(len(q.mistakes) for q in exercise.questions) >= 2
