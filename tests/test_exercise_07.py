@@ -1,0 +1,317 @@
+"""Exercise 07: the master earns full marks, the exercise zero, and every known mistake is named."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backprop_lib import Tensor, modes
+from backprop_lib.checkpoint import chain_cost as library_chain_cost
+from backprop_lib.grading import EXERCISES, check, find_question
+from backprop_lib.grading.judge import judge
+from backprop_lib.grading.plain import loads, dumps
+from backprop_lib.grading.probe import run_cases
+from backprop_lib.grading.spec import Outcome
+from notebook_text import find_notebook
+
+EXERCISE = EXERCISES["07"]
+
+
+def test_the_master_earns_full_marks_and_the_exercise_zero():
+    solved = grade(find_notebook("solutions", "07"))
+    assert (solved.score, solved.max_score) == (16, 16)
+    assert solved.cell_errors == []
+    blank = grade(find_notebook("exercises", "07"))
+    assert blank.score == 0
+    assert {q.status for q in blank.questions} == {"not implemented"}
+
+
+def grade(path):
+    from backprop_lib.grading.runner import grade_notebook
+
+    return grade_notebook(path, seed=11)
+
+
+# --- right answers ------------------------------------------------------------------------------------
+
+
+class Dual:
+    __array_ufunc__ = None
+
+    def __init__(self, value, tangent=0.0):
+        self.value, self.tangent = value, tangent
+
+    def lift(self, c):
+        return c if hasattr(c, "tangent") else type(self)(c, 0.0)
+
+    def new(self, value, tangent):
+        return type(self)(value, tangent)
+
+    def __add__(self, o):
+        o = self.lift(o)
+        return self.new(self.value + o.value, self.tangent + o.tangent)
+
+    def __radd__(self, o):
+        return self.lift(o) + self
+
+    def __sub__(self, o):
+        o = self.lift(o)
+        return self.new(self.value - o.value, self.tangent - o.tangent)
+
+    def __rsub__(self, o):
+        return self.lift(o) - self
+
+    def __mul__(self, o):
+        o = self.lift(o)
+        return self.new(self.value * o.value, self.tangent * o.value + self.value * o.tangent)
+
+    def __rmul__(self, o):
+        return self.lift(o) * self
+
+    def __truediv__(self, o):
+        o = self.lift(o)
+        return self.new(self.value / o.value, (self.tangent * o.value - self.value * o.tangent) / o.value ** 2)
+
+    def __rtruediv__(self, o):
+        return self.lift(o) / self
+
+    def __neg__(self):
+        return self.new(-self.value, -self.tangent)
+
+    def __rmatmul__(self, A):
+        return self.new(A @ self.value, A @ self.tangent)
+
+    def sin(self):
+        return self.new(np.sin(self.value), np.cos(self.value) * self.tangent)
+
+    def exp(self):
+        return self.new(np.exp(self.value), np.exp(self.value) * self.tangent)
+
+    def tanh(self):
+        return self.new(np.tanh(self.value), (1 - np.tanh(self.value) ** 2) * self.tangent)
+
+
+def jvp(f, x, v, dual=Dual):
+    out = f(dual(x, v))
+    return out.value, out.tangent
+
+
+def jacobian_forward(f, x):
+    return np.stack([jvp(f, x, e)[1] for e in np.eye(len(x))], axis=1)
+
+
+def reverse_rows(f, x, reset=True):
+    xt = Tensor(np.asarray(x, dtype=float), requires_grad=True)
+    y = f(xt)
+    rows = []
+    for u in np.eye(y.shape[0]):
+        if reset:
+            xt.grad = None
+        y.backward(grad=u)
+        rows.append(xt.grad.copy())
+    return np.stack(rows)
+
+
+def jacobian_reverse(f, x):
+    return reverse_rows(f, x)
+
+
+def hvp_numerical(grad_f, x, v, h=1e-5):
+    return (grad_f(x + h * v) - grad_f(x - h * v)) / (2 * h)
+
+
+def hvp(grad_f, x, v):
+    return jvp(grad_f, x, v)[1]
+
+
+def chain_cost(sizes, order="reverse"):
+    s = list(sizes)
+    if order == "reverse":
+        return sum(s[-1] * s[i] * s[i - 1] for i in range(1, len(s) - 1))
+    return sum(s[i] * s[i - 1] * s[0] for i in range(2, len(s)))
+
+
+RIGHT = {"07.Dual": {"Dual": Dual}, "07.jvp": {"jvp": jvp}, "07.jacobian_forward": {"jacobian_forward": jacobian_forward},
+         "07.jacobian_reverse": {"jacobian_reverse": jacobian_reverse},
+         "07.hvp_numerical": {"hvp_numerical": hvp_numerical}, "07.hvp": {"hvp": hvp},
+         "07.chain_cost": {"chain_cost": chain_cost}}
+
+
+# --- wrong answers, one per known mistake -----------------------------------------------------------------
+
+
+class NoProductRule(Dual):
+    def __mul__(self, o):
+        o = self.lift(o)
+        return self.new(self.value * o.value, self.tangent * o.tangent)
+
+
+class PlusInQuotient(Dual):
+    def __truediv__(self, o):
+        o = self.lift(o)
+        return self.new(self.value / o.value, (self.tangent * o.value + self.value * o.tangent) / o.value ** 2)
+
+
+class RsubIsSub(Dual):
+    __rsub__ = Dual.__sub__
+
+
+class RdivIsDiv(Dual):
+    __rtruediv__ = Dual.__truediv__
+
+
+class TanhOnInput(Dual):
+    def tanh(self):
+        return self.new(np.tanh(self.value), (1 - self.value ** 2) * self.tangent)
+
+
+class NoLift(Dual):
+    def __add__(self, o):
+        return self.new(self.value + o.value, self.tangent + o.tangent)
+
+
+NoReflected = type("Dual", (), {k: v for k, v in vars(Dual).items()
+                                if k not in ("__radd__", "__rsub__", "__rmul__", "__rtruediv__", "__dict__", "__weakref__")})
+
+
+def forward_differences(f, x, h=1e-6):
+    return np.stack([(f(x + h * e) - f(x - h * e)) / (2 * h) for e in np.eye(len(x))], axis=1)
+
+
+def backward_with_ones(f, x):
+    xt = Tensor(np.asarray(x, dtype=float), requires_grad=True)
+    y = f(xt)
+    y.backward(grad=np.ones(y.shape))
+    return xt.grad
+
+
+def chain_swapped(sizes, order="reverse"):
+    return chain_cost(sizes, "forward" if order == "reverse" else "reverse")
+
+
+def chain_without_outputs(sizes, order="reverse"):
+    return chain_cost(list(sizes[:-1]) + [1], order) if order == "reverse" else chain_cost(sizes, order)
+
+
+WRONG = [
+    ("07.Dual", "Dual", NoProductRule, "tangent of a product without the product rule"),
+    ("07.Dual", "Dual", PlusInQuotient, "wrong quotient rule"),
+    ("07.Dual", "Dual", RsubIsSub, "c - x computed as x - c"),
+    ("07.Dual", "Dual", RdivIsDiv, "c / x computed as x / c"),
+    ("07.Dual", "Dual", TanhOnInput, "derivative of tanh taken on the input"),
+    ("07.Dual", "Dual", NoLift, "a constant operand is not lifted"),
+    ("07.Dual", "Dual", NoReflected, "a reflected operator is missing"),
+    ("07.jvp", "jvp", lambda f, x, v: jvp(f, x, v, NoProductRule), "tangent of a product without the product rule"),
+    ("07.jvp", "jvp", lambda f, x, v: jvp(f, x, np.ones_like(v)), "the direction v is ignored"),
+    ("07.jvp", "jvp", lambda f, x, v: jvp(f, x, v)[::-1], "value and tangent swapped"),
+    ("07.jacobian_forward", "jacobian_forward", lambda f, x: jacobian_forward(f, x).T, "Jacobian transposed"),
+    ("07.jacobian_forward", "jacobian_forward", lambda f, x: jvp(f, x, np.ones_like(x))[1],
+     "one sweep with v = ones instead of n sweeps"),
+    ("07.jacobian_forward", "jacobian_forward", forward_differences, "no forward sweep"),
+    ("07.jacobian_reverse", "jacobian_reverse", lambda f, x: jacobian_reverse(f, x).T, "Jacobian transposed"),
+    ("07.jacobian_reverse", "jacobian_reverse", lambda f, x: reverse_rows(f, x, reset=False),
+     "gradients accumulated across the sweeps"),
+    ("07.jacobian_reverse", "jacobian_reverse", backward_with_ones, "one sweep with u = ones instead of m sweeps"),
+    ("07.jacobian_reverse", "jacobian_reverse", jacobian_forward, "not reverse sweeps"),
+    ("07.hvp_numerical", "hvp_numerical", lambda g, x, v, h=1e-5: (g(x + h * v) - g(x)) / h, "one-sided differences"),
+    ("07.hvp_numerical", "hvp_numerical", lambda g, x, v, h=1e-5: (g(x + h * v) - g(x - h * v)) / h,
+     "divided by h instead of 2h"),
+    ("07.hvp_numerical", "hvp_numerical", lambda g, x, v, h=1e-5: g(x + h * v) - g(x - h * v),
+     "the difference is not divided by 2h"),
+    ("07.hvp_numerical", "hvp_numerical", lambda g, x, v, h=1e-5: hvp_numerical(g, x, v), "the step h is ignored"),
+    ("07.hvp_numerical", "hvp_numerical", lambda g, x, v, h=1e-5: hvp_numerical(g, x, np.ones_like(v), h),
+     "the direction v is ignored"),
+    ("07.hvp", "hvp", lambda g, x, v: jvp(g, x, v)[0], "the gradient returned instead of H v"),
+    ("07.hvp", "hvp", lambda g, x, v: jvp(g, x, v, NoProductRule)[1], "tangent of a product without the product rule"),
+    ("07.hvp", "hvp", hvp_numerical, "no forward sweep"),
+    ("07.chain_cost", "chain_cost", chain_swapped, "forward and reverse orders swapped"),
+    ("07.chain_cost", "chain_cost", chain_without_outputs, "the number of outputs is left out of the reverse cost"),
+]
+
+
+def full_run(question_id, namespace, seed):
+    q = find_question(question_id)
+    cases = q.draw_cases(seed)
+    return judge(q, cases, run_cases(q, namespace, cases), seed)
+
+
+@pytest.mark.parametrize(("question", "name", "answer", "mistake"), WRONG)
+def test_each_known_mistake_is_named(question, name, answer, mistake):
+    result = full_run(question, {name: answer}, seed=5)
+    assert result.status == "failed"
+    assert mistake in result.feedback
+
+
+def test_every_mistake_has_a_wrong_answer_above():
+    declared = {(q.id, m.name) for q in EXERCISE.questions for m in q.mistakes}
+    assert declared == {(question, mistake) for question, _, _, mistake in WRONG}
+
+
+@pytest.mark.parametrize("question", sorted(RIGHT))
+def test_a_right_answer_passes_on_fresh_inputs_and_matches_no_mistake(question):
+    q = find_question(question)
+    for seed in range(4):
+        cases = q.draw_cases(seed)
+        assert judge(q, cases, run_cases(q, RIGHT[question], cases), seed).status == "passed"
+        for case in cases:
+            right = Outcome(value=loads(dumps(q.reference(case.inputs))))
+            assert not [m.name for m in q.mistakes if m.matches(right, case.inputs)]
+
+
+LIBRARY = [
+    ("07.Dual", {"Dual": modes.Dual}, "Dual.__init__"),
+    ("07.jvp", {"jvp": modes.jvp}, "jvp"),
+    ("07.jacobian_forward", {"jacobian_forward": modes.jacobian_forward}, "jacobian_forward"),
+    ("07.jacobian_reverse", {"jacobian_reverse": modes.jacobian_reverse}, "jacobian_reverse"),
+    ("07.hvp_numerical", {"hvp_numerical": modes.hvp_numerical}, "hvp_numerical"),
+    ("07.hvp", {"hvp": lambda g, x, v: modes.jvp(g, x, v)[1]}, "jvp"),
+    ("07.chain_cost", {"chain_cost": library_chain_cost}, "chain_cost"),
+]
+
+
+@pytest.mark.parametrize(("question", "namespace", "called"), LIBRARY)
+def test_calling_the_library_instead_earns_nothing(question, namespace, called):
+    report = check(question, namespace)
+    assert report.result.status == "uses reference"
+    assert called in report.result.feedback
+
+
+def test_a_hard_coded_answer_fails_on_fresh_inputs():
+    q = find_question("07.chain_cost")
+    seen = {tuple(c.inputs["sizes"]): c.inputs["sizes"] for c in q.visible_cases()}
+    answers = {(key, order): chain_cost(sizes, order) for key, sizes in seen.items() for order in ("reverse", "forward")}
+    hard_coded = lambda sizes, order="reverse": answers.get((tuple(sizes), order), 0)
+    assert check("07.chain_cost", {"chain_cost": hard_coded}).passed
+    assert full_run("07.chain_cost", {"chain_cost": hard_coded}, seed=99).status == "failed"
+
+
+@pytest.mark.parametrize("question", [q.id for q in EXERCISE.questions])
+def test_visible_cases_are_deterministic_and_few(question):
+    q = find_question(question)
+    first, second = q.visible_cases(), q.visible_cases()
+    assert 2 <= len(first) <= 3
+    assert [c.name for c in first] == [c.name for c in second]
+    assert dumps([dict(c.inputs) for c in first]) == dumps([dict(c.inputs) for c in second])
+    assert dumps([dict(c.inputs) for c in q.draw_cases(1)]) != dumps([dict(c.inputs) for c in q.draw_cases(2)])
+
+
+def _only_plain(x):
+    if isinstance(x, dict):
+        return all(type(k) is str and _only_plain(v) for k, v in x.items())
+    if isinstance(x, list):
+        return all(_only_plain(v) for v in x)
+    return type(x) in (float, int)
+
+
+@pytest.mark.parametrize("question", sorted(RIGHT))
+def test_the_probe_returns_plain_lists_and_floats(question):
+    q = find_question(question)
+    for case in q.draw_cases(3):
+        assert _only_plain(q.probe(RIGHT[question], case.inputs))
+
+
+def test_jacobian_cases_are_never_square_and_the_fixed_questions_come_with_the_dual_class():
+    ids = [q.id for q in EXERCISE.questions]
+    assert ids[:6] == ["07.Dual", "07.jvp", "07.jacobian_forward", "07.jacobian_reverse", "07.hvp_numerical", "07.hvp"]
+    for seed in range(3):
+        for case in find_question("07.jacobian_forward").draw_cases(seed):
+            assert np.shape(find_question("07.jacobian_forward").reference(case.inputs)) in {(3, 5), (4, 2), (2, 3), (5, 3), (2, 6)}
