@@ -1,0 +1,802 @@
+"""Exercise 04: a modular autograd engine, the student's own ``Value`` class.
+
+The probes build expressions with the student's ``Value`` from plain programs: a list of
+operations, each node given by its index in the list::
+
+    ("leaf", x)       Value(x)            ("pow", i, k)    n[i] ** k
+    ("add", i, j)     n[i] + n[j]         ("mul", i, j)    n[i] * n[j]
+    ("add_num", i, c) n[i] + c            ("mul_num", i, c) n[i] * c
+    ("radd", c, i)    c + n[i]            ("rmul", c, i)   c * n[i]
+    ("tanh", i)       n[i].tanh()         ("exp", i)       n[i].exp()
+
+The last node is the root. References come from ``backprop_lib.engine.Value`` on the same program;
+the known wrong answers from a small simulated engine with the student's bug switched on.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..engine import Value as LibraryValue
+from ..function import Function
+from ..graph import paused_gc
+from .spec import Case, Exercise, Mistake, Outcome, Question, close
+
+Program = Sequence[tuple]
+
+
+
+class LibraryValueError(Exception):
+    """The answer's ``Value`` is the library's own class (or made from it)."""
+
+
+USES_LIBRARY_VALUE = Mistake(
+    "the library's Value instead of your own",
+    "Value must be your own class, not backprop_lib's Value, a subclass of it or a wrapper around it: "
+    "write data, grad, the operations and backward yourself.",
+    lambda outcome, inputs: bool(outcome.error) and outcome.error[0] == LibraryValueError.__name__)
+
+# --- programs: building, evaluating and drawing them at random ----------------------------------------
+
+
+def _operands(op: tuple) -> tuple[int, ...]:
+    """The node indices an operation reads, in operand order (numbers are not nodes)."""
+    kind = op[0]
+    if kind in ("add", "mul"):
+        return (op[1], op[2])
+    if kind in ("radd", "rmul"):
+        return (op[2],)
+    if kind == "leaf":
+        return ()
+    return (op[1],)
+
+
+def _text(op: tuple) -> str:
+    """How the operation reads in Python, for error messages."""
+    kind = op[0]
+    return {"leaf": "Value(x)", "add": "Value + Value", "mul": "Value * Value",
+            "add_num": f"Value + {op[-1]!r}", "mul_num": f"Value * {op[-1]!r}",
+            "radd": f"{op[1]!r} + Value", "rmul": f"{op[1]!r} * Value", "pow": f"Value ** {op[-1]!r}",
+            "tanh": "Value.tanh()", "exp": "Value.exp()"}[kind]
+
+
+def _apply(op: tuple, nodes: list, make: Callable[[float], Any]) -> Any:
+    """One operation on already built nodes (any Value-like class)."""
+    kind = op[0]
+    if kind == "leaf":
+        return make(op[1])
+    if kind == "add":
+        return nodes[op[1]] + nodes[op[2]]
+    if kind == "mul":
+        return nodes[op[1]] * nodes[op[2]]
+    if kind == "add_num":
+        return nodes[op[1]] + op[2]
+    if kind == "mul_num":
+        return nodes[op[1]] * op[2]
+    if kind == "radd":
+        return op[1] + nodes[op[2]]
+    if kind == "rmul":
+        return op[1] * nodes[op[2]]
+    if kind == "pow":
+        return nodes[op[1]] ** op[2]
+    if kind == "tanh":
+        return nodes[op[1]].tanh()
+    if kind == "exp":
+        return nodes[op[1]].exp()
+    raise ValueError(f"unknown operation {kind!r}")
+
+
+_FLOAT_OPS: dict[str, Callable[[list[float], tuple], float]] = {
+    "leaf": lambda v, op: op[1],
+    "add": lambda v, op: v[op[1]] + v[op[2]],
+    "mul": lambda v, op: v[op[1]] * v[op[2]],
+    "add_num": lambda v, op: v[op[1]] + op[2],
+    "mul_num": lambda v, op: v[op[1]] * op[2],
+    "radd": lambda v, op: op[1] + v[op[2]],
+    "rmul": lambda v, op: op[1] * v[op[2]],
+    "pow": lambda v, op: v[op[1]] ** op[2],
+    "tanh": lambda v, op: math.tanh(v[op[1]]),
+    "exp": lambda v, op: math.exp(v[op[1]]),
+}
+
+
+def _forward(program: Program) -> list[float]:
+    """The value of every node, in floats."""
+    values: list[float] = []
+    for op in program:
+        values.append(float(_FLOAT_OPS[op[0]](values, op)))
+    return values
+
+
+def _reachable(program: Program) -> set[int]:
+    """The nodes the root is computed from, the root included."""
+    root = len(program) - 1
+    seen, stack = {root}, [root]
+    while stack:
+        for j in _operands(program[stack.pop()]):
+            if j not in seen:
+                seen.add(j)
+                stack.append(j)
+    return seen
+
+
+def _has_fan_out(program: Program) -> bool:
+    reach = _reachable(program)
+    uses = [0] * len(program)
+    for i in reach:
+        for j in _operands(program[i]):
+            uses[j] += 1
+    return max(uses) >= 2
+
+
+def _number(rng: np.random.Generator) -> float | int:
+    if rng.random() < 0.3:
+        return int(rng.choice([-3, -2, 2, 3]))
+    return float(np.round(rng.choice([-1, 1]) * rng.uniform(0.3, 2.0), 2))
+
+
+def _pick(rng: np.random.Generator, n: int) -> int:
+    """A node index, mostly one of the last few, so that expressions grow deep."""
+    if rng.random() < 0.6:
+        return int(n - 1 - rng.integers(0, min(3, n)))
+    return int(rng.integers(0, n))
+
+
+def _random_program(rng: np.random.Generator, n_leaves: int, n_ops: int, kinds: Sequence[str]) -> list[tuple]:
+    """Random leaves, then random operations whose values stay moderate (|v| <= 6)."""
+    program: list[tuple] = [("leaf", float(np.round(rng.choice([-1, 1]) * rng.uniform(0.2, 1.4), 2)))
+                            for _ in range(n_leaves)]
+    values = _forward(program)
+    while len(program) < n_leaves + n_ops:
+        kind = str(rng.choice(list(kinds)))
+        i, j = _pick(rng, len(program)), _pick(rng, len(program))
+        a = values[i]
+        if kind in ("add", "mul"):
+            op = (kind, i, j)
+        elif kind in ("add_num", "mul_num"):
+            op = (kind, i, _number(rng))
+        elif kind in ("radd", "rmul"):
+            op = (kind, _number(rng), i)
+        elif kind == "pow":
+            ks = [2, 3] + ([-1] if abs(a) > 0.3 else []) + ([0.5, 1.5] if a > 0.1 else [])
+            op = ("pow", i, ks[int(rng.integers(0, len(ks)))])
+        elif kind == "exp" and a > 1.5:
+            continue
+        else:
+            op = (kind, i)
+        v = _forward(program + [op])[-1]
+        if not (math.isfinite(v) and 1e-3 < abs(v) <= 6.0):
+            continue
+        program.append(op)
+        values.append(v)
+    return program
+
+
+ALL_KINDS = ("add", "mul", "add_num", "mul_num", "radd", "rmul", "pow", "tanh", "exp")
+NODE_KINDS = ("add", "mul", "add", "mul", "pow", "tanh", "exp")
+
+# --- the reference engine and a simulated engine with known bugs ---------------------------------------
+
+
+def _library_grads(program: Program) -> dict:
+    """Root value and d root / d node for every node, by backprop_lib.engine.Value."""
+    nodes: list[LibraryValue] = []
+    for op in program:
+        nodes.append(_apply(op, nodes, LibraryValue))
+    nodes[-1].backward()
+    return {"data": nodes[-1].data, "grads": [float(v.grad) for v in nodes]}
+
+
+def _locals(op: tuple, values: list[float], out: float, bugs: frozenset) -> tuple[float, ...]:
+    """d out / d operand for each node operand, with the student's bugs when asked."""
+    kind = op[0]
+    a = values[op[1]] if kind not in ("leaf", "radd", "rmul") else None
+    if kind == "add":
+        return (1.0, 1.0)
+    if kind in ("add_num", "radd"):
+        return (1.0,)
+    if kind == "mul":
+        b = values[op[2]]
+        return (a, b) if "mul_no_swap" in bugs else (b, a)
+    if kind == "mul_num":
+        return (a,) if "mul_no_swap" in bugs else (op[2],)
+    if kind == "rmul":
+        return (values[op[2]],) if "mul_no_swap" in bugs else (op[1],)
+    if kind == "pow":
+        k = op[2]
+        return (k * a ** k,) if "pow_k_xk" in bugs else (k * a ** (k - 1),)
+    if kind == "tanh":
+        return (1.0 - a * a,) if "tanh_on_input" in bugs else (1.0 - out * out,)
+    if kind == "exp":
+        return (out,)
+    return ()
+
+
+def _postorder(program: Program, style: str) -> list[int]:
+    """A topological order of the nodes reachable from the root, as a depth-first search gives it.
+
+    ``"dfs"``: the order of micrograd's recursive search (inputs in operand order), computed here
+    without recursion; ``"stack"``: lesson 04's explicit stack (inputs popped in reverse order).
+    """
+    inputs = [_operands(op) for op in program]
+    root, order, seen = len(program) - 1, [], set()
+    if style == "dfs":
+        stack: list[tuple[int, int]] = [(root, 0)]
+        seen.add(root)
+        while stack:
+            node, k = stack.pop()
+            if k < len(inputs[node]):
+                stack.append((node, k + 1))
+                child = inputs[node][k]
+                if child not in seen:
+                    seen.add(child)
+                    stack.append((child, 0))
+            else:
+                order.append(node)
+        return order
+    pending: list[tuple[int, bool]] = [(root, False)]
+    while pending:
+        node, expanded = pending.pop()
+        if expanded:
+            order.append(node)
+        elif node not in seen:
+            seen.add(node)
+            pending.append((node, True))
+            pending.extend((c, False) for c in inputs[node] if c not in seen)
+    return order
+
+
+def _visit_order(program: Program, how: str) -> list[int]:
+    """The order in which a backward pass calls each node's backward step."""
+    if how in ("dfs", "stack"):
+        return _postorder(program, how)[::-1]
+    if how in ("forward_dfs", "forward_stack"):
+        return _postorder(program, how.split("_")[1])
+    inputs = [_operands(op) for op in program]
+    root = len(program) - 1
+    order, seen, frontier = [], {root}, [root]
+    while frontier:  # breadth first ("bfs") or depth first pre-order ("preorder") from the root
+        node = frontier.pop(0) if how == "bfs" else frontier.pop()
+        order.append(node)
+        for c in inputs[node]:
+            if c not in seen:
+                seen.add(c)
+                frontier.append(c)
+    return order
+
+
+def _sweep(program: Program, grads: list[float], how: str = "dfs", accumulate: bool = True,
+           bugs: frozenset = frozenset()) -> None:
+    """One pass of micrograd-style backward steps over ``grads`` (changed in place)."""
+    values = _forward(program)
+    inputs = [_operands(op) for op in program]
+    for node in _visit_order(program, how):
+        g = grads[node]
+        for child, d in zip(inputs[node], _locals(program[node], values, values[node], bugs)):
+            grads[child] = grads[child] + d * g if accumulate else d * g
+
+
+def _simulated(program: Program, how: str = "dfs", accumulate: bool = True, seed: float = 1.0,
+               bugs: Sequence[str] = ()) -> dict:
+    """What an engine with the given order, accumulation and bugs returns after one backward()."""
+    grads = [0.0] * len(program)
+    grads[-1] = seed
+    _sweep(program, grads, how, accumulate, frozenset(bugs))
+    return {"data": _forward(program)[-1], "grads": grads}
+
+
+def _engine_mistake(name: str, feedback: str, hows: Sequence[str] = ("dfs",), **kwargs: Any) -> Mistake:
+    """A mistake recognised when the answer equals the simulated engine under any of ``hows``."""
+
+    def matches(outcome: Outcome, inputs: Mapping[str, Any]) -> bool:
+        if outcome.error or outcome.reference:
+            return False
+        return any(close(outcome.value, _simulated(inputs["program"], how, **kwargs)) for how in hows)
+
+    return Mistake(name, feedback, matches)
+
+
+ASSIGNED = dict(
+    name="gradient assigned instead of accumulated at a fan-out",
+    feedback="a value used twice (b = a + a) must receive the SUM of the gradients coming back along both "
+             "uses: write `self.grad += ...` in every backward step, never `self.grad = ...`.")
+WRONG_ORDER = dict(
+    name="backward steps run out of topological order",
+    feedback="a node may pass its gradient on only after every node that uses it has passed theirs: call "
+             "the backward steps along reversed(topological_order(self)), the root first.")
+NOT_SEEDED = dict(
+    name="the root's gradient is not seeded with 1",
+    feedback="backward() starts from d root / d root = 1: set self.grad = 1.0 before the sweep.")
+BACKWARD_MISTAKES = (
+    USES_LIBRARY_VALUE,
+    _engine_mistake(**ASSIGNED, hows=("dfs", "stack"), accumulate=False),
+    _engine_mistake(**WRONG_ORDER, hows=("forward_dfs", "forward_stack", "bfs", "preorder")),
+    _engine_mistake("tanh derivative taken on the input",
+                    "d tanh(x)/dx = 1 - tanh(x)^2 uses the OUTPUT t = tanh(x): write (1 - t**2), with "
+                    "t = out.data, not (1 - x**2).", bugs=("tanh_on_input",)),
+    _engine_mistake("power rule applied as k * x**k",
+                    "d(x**k)/dx = k * x**(k - 1): the exponent drops by one.", bugs=("pow_k_xk",)),
+    _engine_mistake("multiplication does not swap",
+                    "for out = a * b, a receives b * out.grad and b receives a * out.grad: each input gets "
+                    "the OTHER factor.", bugs=("mul_no_swap",)),
+    _engine_mistake(**NOT_SEEDED, seed=0.0),
+)
+_BUG_VARIANTS = (
+    [dict(how=h, accumulate=False) for h in ("dfs", "stack")]
+    + [dict(how=h) for h in ("forward_dfs", "forward_stack", "bfs", "preorder")]
+    + [dict(bugs=(b,)) for b in ("tanh_on_input", "pow_k_xk", "mul_no_swap")] + [dict(seed=0.0)]
+)
+
+
+def _distinct(a: Any, b: Any) -> bool:
+    return not close(a, b, rtol=1e-3, atol=1e-4)
+
+
+def _telling_program(rng: np.random.Generator, n_ops: int) -> list[tuple]:
+    """A random expression on which every known bug gives a different answer from the right one.
+
+    After a random start, m = (last node) * (an earlier node) reaches the root along two paths of
+    different lengths, directly and through tanh and a power: a fan-out that an out-of-order sweep
+    visits too early.
+    """
+    for _ in range(1000):
+        program = _random_program(rng, 3, n_ops - 4, ALL_KINDS)
+        last = len(program) - 1
+        m, t, q = last + 1, last + 2, last + 3
+        program += [("mul", last, int(rng.integers(0, last))), ("tanh", m), ("pow", t, int(rng.choice([2, 3]))),
+                    (str(rng.choice(["add", "mul"])), q, m)]
+        values = _forward(program)
+        if not (0.2 < abs(values[m]) < 2.5):
+            continue
+        right = _simulated(program)
+        if all(_distinct(_simulated(program, **variant), right) for variant in _BUG_VARIANTS):
+            return program
+    raise RuntimeError("no telling expression found")  # 1000 failures in a row: practically impossible
+
+
+# --- the student's side -----------------------------------------------------------------------------------
+
+
+def _student_class(ns: Mapping[str, Any]) -> Any:
+    value = ns["Value"]
+    if isinstance(value, type) and issubclass(value, LibraryValue):
+        raise LibraryValueError("Value is backprop_lib's own Value class (or a subclass of it): write your own")
+    return value
+
+
+def _build(ns: Mapping[str, Any], program: Program) -> list:
+    """The program's nodes, made with the student's Value; checks each result is one of theirs."""
+    value = _student_class(ns)
+    nodes: list = []
+    for op in program:
+        node = _apply(op, nodes, value)
+        if isinstance(node, LibraryValue):
+            raise LibraryValueError(f"`{_text(op)}` gave backprop_lib's own Value: write your own class")
+        if isinstance(value, type) and not isinstance(node, value):
+            raise TypeError(f"`{_text(op)}` gave an object of type {type(node).__name__}, not one of your Values")
+        nodes.append(node)
+    return nodes
+
+
+def _chain_program(n: int, x: float, k: float) -> list[tuple]:
+    """x * k * k * ... * k: n multiplications by the same k."""
+    return [("leaf", x), ("leaf", k), ("mul", 0, 1)] + [("mul", i, 1) for i in range(2, n + 1)]
+
+
+def _program(inputs: Mapping[str, Any]) -> list[tuple]:
+    if "chain" in inputs:
+        return _chain_program(inputs["chain"], inputs["x"], inputs["k"])
+    return list(inputs["program"])
+
+
+# --- 04.value_forward ---------------------------------------------------------------------------------------
+
+
+def _every_operation(a: float, b: float, c: float | int) -> list[tuple]:
+    return [("leaf", a), ("leaf", b), ("add", 0, 1), ("mul", 0, 1), ("add_num", 0, c), ("radd", c, 1),
+            ("mul_num", 1, c), ("rmul", c, 0), ("pow", 0, 2), ("pow", 1, 3), ("tanh", 2), ("exp", 3),
+            ("add", 0, 0), ("mul", 1, 1)]
+
+
+def _forward_cases(rng: np.random.Generator) -> list[Case]:
+    a, b = (float(np.round(v, 2)) for v in rng.uniform(-1.5, 1.5, 2))
+    c = int(rng.choice([-3, 2, 3]))
+    cases = [Case(f"every operation once, on a = {a:g}, b = {b:g} and the number {c}",
+                  {"program": _every_operation(a, b, c)})]
+    for k in range(4):
+        program = _random_program(rng, 2, 8, ALL_KINDS)
+        cases.append(Case(f"random expression {k + 1} ({len(program)} nodes)", {"program": program}, visible=k < 1))
+    return cases
+
+
+def _forward_probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> list[float]:
+    return [float(node.data) for node in _build(ns, inputs["program"])]
+
+
+VALUE_FORWARD = Question(
+    id="04.value_forward",
+    points=2,
+    title="Value: data, +, *, ** with a number, tanh, exp and the reflected operators",
+    symbols=("Value",),
+    cases=_forward_cases,
+    probe=_forward_probe,
+    reference=lambda i: _forward(i["program"]),
+    rtol=1e-9,
+    atol=1e-12,
+    mistakes=(
+        USES_LIBRARY_VALUE,
+        Mistake("a reflected operator is missing",
+                "`2 + v` first tries int.__add__, which does not know Value, then v.__radd__(2): define "
+                "__radd__ and __rmul__ (they can return self + other and self * other).",
+                lambda o, i: bool(o.error) and o.error[0] == "TypeError" and "unsupported operand" in o.error[1]),
+        Mistake("a number operand is used as a Value",
+                "in v + 2 or v * 3 the other operand may be a plain number: wrap it first, "
+                "other = other if isinstance(other, Value) else Value(other). In v ** k, k stays a number: "
+                "use it directly (self.data ** k).",
+                lambda o, i: bool(o.error) and o.error[0] == "AttributeError" and "attribute 'data'" in o.error[1]),
+    ),
+)
+
+# --- 04.topological_order -------------------------------------------------------------------------------
+
+
+def _order_summary(program: Program, listed: Sequence[int]) -> dict[str, int]:
+    """What a listing of the program's nodes (-1: not a program node) gets right and wrong."""
+    reach = _reachable(program)
+    position: dict[int, int] = {}
+    for p, i in enumerate(listed):
+        if i >= 0:
+            position.setdefault(i, p)
+    nodes = [i for i in listed if i >= 0]
+    edges = {(j, i) for i in reach for j in _operands(program[i])}
+    return {"listed": len(nodes), "distinct": len(set(nodes)), "missing": len(reach - set(nodes)),
+            "unreachable": len(set(nodes) - reach),
+            "misordered": sum(1 for j, i in edges if j in position and i in position and position[j] > position[i])}
+
+
+def _order_reference(inputs: Mapping[str, Any], reversed_: bool = False) -> dict[str, int]:
+    program = _program(inputs)
+    reach = _reachable(program)
+    edges = {(j, i) for i in reach for j in _operands(program[i])}
+    return {"listed": len(reach), "distinct": len(reach), "missing": 0, "unreachable": 0,
+            "misordered": len(edges) if reversed_ else 0}
+
+
+def _order_cases(rng: np.random.Generator) -> list[Case]:
+    a, b = (float(np.round(v, 2)) for v in rng.uniform(-3, 3, 2))
+    lesson = [("leaf", a), ("leaf", b), ("add", 0, 1), ("add_num", 1, 1), ("mul", 2, 3)]
+    n = 10_000
+    x, k = float(np.round(rng.uniform(0.5, 1.5), 3)), float(np.round(1 + rng.uniform(-1, 1) / n, 7))
+    cases = [Case(f"e = (a + b) * (b + 1) at a = {a:g}, b = {b:g}", {"program": lesson}),
+             Case("a random expression with shared nodes", {"program": _fan_out_program(rng, 10)}),
+             Case(f"a chain x * k * ... * k of {n:,} multiplications", {"chain": n, "x": x, "k": k})]
+    cases += [Case(f"random expression {m + 1}", {"program": _fan_out_program(rng, 14)}, visible=False)
+              for m in range(3)]
+    return cases
+
+
+def _fan_out_program(rng: np.random.Generator, n_ops: int) -> list[tuple]:
+    """A random expression of nodes only, with a value used twice and most nodes reachable."""
+    for _ in range(1000):
+        program = _random_program(rng, 3, n_ops, NODE_KINDS)
+        if _has_fan_out(program) and len(_reachable(program)) >= n_ops // 2:
+            return program
+    raise RuntimeError("no expression with a fan-out found")  # practically impossible
+
+
+def _order_probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, int]:
+    program = _program(inputs)
+    value = _student_class(ns)
+    with paused_gc():  # a long chain holds no garbage; the collector's passes over it would only cost time
+        nodes = _build(ns, program)
+        order = ns["topological_order"](nodes[-1])
+    index = {id(node): i for i, node in enumerate(nodes)}
+    listed = []
+    for entry in list(order):
+        if isinstance(value, type) and not isinstance(entry, value):
+            raise TypeError(f"topological_order must list the Value nodes themselves, but its list holds "
+                            f"an object of type {type(entry).__name__}")
+        listed.append(index.get(id(entry), -1))
+    return _order_summary(program, listed)
+
+
+RECURSION_FEEDBACK = ("a recursive function goes one call deeper per node of a chain, and Python stops at "
+                      "about 1,000 levels: keep your own stack in a list (lesson 04, section 3) instead of "
+                      "recursing, in topological_order and in backward.")
+
+ORDER_FORBIDDEN = ("backprop_lib.graph.dependency_order", "backprop_lib.graph.topological_order",
+                   "backprop_lib.graph.Graph.topological_order", "backprop_lib.graph._kahn")
+SWEEP_FORBIDDEN = ORDER_FORBIDDEN + ("backprop_lib.engine.grad", "backprop_lib.engine._reverse_sweep",
+                                     "backprop_lib.engine._local_derivatives", "backprop_lib.graph.Graph.reverse_mode")
+
+TOPOLOGICAL_ORDER = Question(
+    id="04.topological_order",
+    points=3,
+    title="Every node before the nodes computed from it",
+    symbols=("Value", "topological_order"),
+    cases=_order_cases,
+    probe=_order_probe,
+    reference=_order_reference,
+    rtol=0.0,
+    atol=0.0,
+    forbidden=ORDER_FORBIDDEN,
+    mistakes=(
+        USES_LIBRARY_VALUE,
+        Mistake.raises("recursive topological sort overflows", RECURSION_FEEDBACK, "RecursionError"),
+        Mistake.answer("the order is reversed",
+                       "every node must come AFTER its inputs: append a node once all of its inputs are in the "
+                       "list (post-order); backward walks the list in reverse.",
+                       lambda i: _order_reference(i, reversed_=True), rtol=0.0, atol=0.0),
+        Mistake("a node is listed more than once",
+                "a value used twice is reached twice: keep a set of the nodes already visited and skip them "
+                "(Value has no __eq__, so the set compares nodes by identity).",
+                lambda o, i: not o.error and isinstance(o.value, dict)
+                and o.value.get("listed", 0) > o.value.get("distinct", 0)),
+        Mistake("nodes are missing",
+                "list every node the root is computed from, leaves and root included: follow `_prev` of "
+                "every node you reach, not only the root's.",
+                lambda o, i: not o.error and isinstance(o.value, dict) and o.value.get("missing", 0) > 0),
+    ),
+)
+
+# --- 04.value_backward ---------------------------------------------------------------------------------------
+
+
+def _backward_cases(rng: np.random.Generator) -> list[Case]:
+    a = float(np.round(rng.choice([-1, 1]) * rng.uniform(0.5, 2.0), 2))
+    doubled = [("leaf", a), ("add", 0, 0), ("add", 1, 1)]
+    cases = [Case(f"b = a + a, c = b + b at a = {a:g}", {"program": doubled})]
+    cases += [Case(f"random expression {m + 1}", {"program": _telling_program(rng, 9 + m)}, visible=m < 1)
+              for m in range(4)]
+    return cases
+
+
+def _backward_probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict:
+    nodes = _build(ns, inputs["program"])
+    nodes[-1].backward()
+    return {"data": float(nodes[-1].data), "grads": [float(node.grad) for node in nodes]}
+
+
+VALUE_BACKWARD = Question(
+    id="04.value_backward",
+    points=4,
+    title="backward(): d root / d node in every node's grad",
+    symbols=("Value", "topological_order"),
+    cases=_backward_cases,
+    probe=_backward_probe,
+    reference=lambda i: _library_grads(i["program"]),
+    rtol=1e-7,
+    atol=1e-10,
+    forbidden=SWEEP_FORBIDDEN,
+    mistakes=BACKWARD_MISTAKES,
+)
+
+# --- 04.deep_chain -----------------------------------------------------------------------------------------------
+
+
+def _chain_cases(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for shape, steps in (("x * k", 100_000), ("x * k + w", 20_000)):
+        x = float(np.round(rng.choice([-1, 1]) * rng.uniform(0.5, 2.0), 3))
+        k = float(np.round(1 + rng.choice([-1, 1]) * rng.uniform(0.3, 1.0) / steps, 9))
+        w = float(np.round(rng.uniform(-1, 1), 3))
+        what = "v = v * k" if shape == "x * k" else "v = v * k + w"
+        name = f"{what}, {steps:,} times, from v = x = {x:g}, k = {k:.9g}" + (f", w = {w:g}" if "w" in shape else "")
+        cases.append(Case(name, {"shape": shape, "steps": steps, "x": x, "k": k, "w": w}))
+    return cases
+
+
+def _chain_probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict:
+    value = _student_class(ns)
+    x, k, w = value(inputs["x"]), value(inputs["k"]), value(inputs["w"])
+    if any(isinstance(v, LibraryValue) for v in (x, k, w)):
+        raise LibraryValueError("Value(x) gave backprop_lib's own Value: write your own class")
+    affine = inputs["shape"] == "x * k + w"
+    with paused_gc():  # the chain holds no garbage; the collector's passes over it would only cost time
+        v = x
+        for _ in range(inputs["steps"]):
+            v = v * k + w if affine else v * k
+        v.backward()
+    result = {"y": float(v.data), "dx": float(x.grad), "dk": float(k.grad)}
+    if affine:
+        result["dw"] = float(w.grad)
+    return result
+
+
+def _chain_answer(inputs: Mapping[str, Any], mistake: str = "") -> dict:
+    """y and its derivatives by forward recurrences (no graph); or what a known mistake gives."""
+    x, k, w, n, shape = inputs["x"], inputs["k"], inputs["w"], inputs["steps"], inputs["shape"]
+    affine = shape == "x * k + w"
+    y, dx, dk, dw = x, 1.0, 0.0, 0.0
+    for _ in range(n):
+        dk = dk * k + y
+        dx *= k
+        dw = dw * k + 1.0
+        y = y * k + (w if affine else 0.0)
+    if mistake == "assigned":  # only the first multiplication's (last visited) contribution survives
+        last = k ** (n - 1)
+        dk, dw = x * last, last
+    if mistake == "not seeded":
+        dx = dk = dw = 0.0
+    result = {"y": y, "dx": dx, "dk": dk}
+    if affine:
+        result["dw"] = dw
+    return result
+
+
+DEEP_CHAIN = Question(
+    id="04.deep_chain",
+    points=2,
+    title="backward() through a chain of 100,000 nodes",
+    symbols=("Value", "topological_order"),
+    cases=_chain_cases,
+    probe=_chain_probe,
+    reference=_chain_answer,
+    rtol=1e-6,
+    atol=1e-9,
+    forbidden=SWEEP_FORBIDDEN,
+    time_limit=20.0,
+    mistakes=(
+        USES_LIBRARY_VALUE,
+        Mistake.raises("recursion too deep", RECURSION_FEEDBACK, "RecursionError"),
+        Mistake.answer(ASSIGNED["name"], ASSIGNED["feedback"] + " Here k is used by every multiplication.",
+                       lambda i: _chain_answer(i, "assigned")),
+        Mistake.answer(NOT_SEEDED["name"], NOT_SEEDED["feedback"], lambda i: _chain_answer(i, "not seeded")),
+    ),
+)
+
+# --- 04.backward_accumulates ----------------------------------------------------------------------------------
+
+
+def _accumulation(program: Program, reset: str = "interior", seed: float = 1.0) -> dict:
+    """Leaf grads after backward() twice, then after zeroing the leaves and once more.
+
+    ``reset`` says which grads each backward() sets to 0 before its sweep: ``"interior"`` (right:
+    leaves accumulate as in PyTorch), ``"none"`` or ``"all"``.
+    """
+    reach = _reachable(program)
+    leaves = [i for i, op in enumerate(program) if op[0] == "leaf"]
+    grads = [0.0] * len(program)
+
+    def backward() -> None:
+        for i in reach:
+            if reset == "all" or (reset == "interior" and program[i][0] != "leaf"):
+                grads[i] = 0.0
+        grads[-1] = seed
+        _sweep(program, grads)
+
+    backward()
+    backward()
+    twice = [grads[i] for i in leaves]
+    for i in leaves:
+        grads[i] = 0.0
+    backward()
+    return {"twice": twice, "after_zeroing": [grads[i] for i in leaves]}
+
+
+_ACCUMULATION_VARIANTS = (dict(reset="none"), dict(reset="all"), dict(seed=0.0))
+
+
+def _accumulation_cases(rng: np.random.Generator) -> list[Case]:
+    cases: list[Case] = []
+    for _ in range(1000):
+        program = _random_program(rng, 3, 7, ALL_KINDS)
+        right = _accumulation(program)
+        if all(_distinct(_accumulation(program, **v), right) for v in _ACCUMULATION_VARIANTS):
+            cases.append(Case(f"random expression {len(cases) + 1}: backward() twice, zero the leaves, once more",
+                              {"program": program}, visible=len(cases) < 2))
+            if len(cases) == 4:
+                return cases
+    raise RuntimeError("no telling expression found")  # practically impossible
+
+
+def _accumulation_probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict:
+    program = inputs["program"]
+    nodes = _build(ns, program)
+    leaves = [nodes[i] for i, op in enumerate(program) if op[0] == "leaf"]
+    nodes[-1].backward()
+    nodes[-1].backward()
+    twice = [float(leaf.grad) for leaf in leaves]
+    for leaf in leaves:
+        leaf.grad = 0.0
+    nodes[-1].backward()
+    return {"twice": twice, "after_zeroing": [float(leaf.grad) for leaf in leaves]}
+
+
+BACKWARD_ACCUMULATES = Question(
+    id="04.backward_accumulates",
+    points=2,
+    title="Leaf gradients accumulate across backward() calls, as in PyTorch",
+    symbols=("Value", "topological_order"),
+    cases=_accumulation_cases,
+    probe=_accumulation_probe,
+    reference=lambda i: _accumulation(i["program"]),
+    rtol=1e-7,
+    atol=1e-10,
+    forbidden=SWEEP_FORBIDDEN,
+    mistakes=(
+        USES_LIBRARY_VALUE,
+        Mistake.answer("intermediate gradients are not reset",
+                       "a second backward() adds this call's gradients onto the intermediate nodes' old ones, "
+                       "and passes the sum on: at the start of backward(), set grad = 0 on every node that has "
+                       "inputs (the leaves keep theirs), then seed the root with 1.",
+                       lambda i: _accumulation(i["program"], reset="none")),
+        Mistake.answer("backward() resets the leaves' gradients",
+                       "as in PyTorch, backward() ADDS to a leaf's grad, so two calls give twice the gradient; "
+                       "zeroing the leaves is the caller's job (optimizer.zero_grad()), not backward's.",
+                       lambda i: _accumulation(i["program"], reset="all")),
+        Mistake.answer(NOT_SEEDED["name"], NOT_SEEDED["feedback"], lambda i: _accumulation(i["program"], seed=0.0)),
+    ),
+)
+
+# --- 04.sigmoid_function ---------------------------------------------------------------------------------------
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
+def _sigmoid_cases(rng: np.random.Generator) -> list[Case]:
+    # the second input is so negative that exp(-x) overflows a float
+    xs = [float(np.round(v, 3)) for v in rng.uniform(-4, 4, 5)]
+    xs[1] = float(np.round(rng.uniform(-740, -712), 1))
+    ups = [float(np.round(rng.choice([-1, 1]) * rng.uniform(0.5, 3.0), 2)) for _ in xs]
+    return [Case(f"Sigmoid.apply(Value({x:g})) * {up:g}, then backward()", {"x": x, "upstream": up}, visible=n < 3)
+            for n, (x, up) in enumerate(zip(xs, ups))]
+
+
+def _sigmoid_probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict:
+    sigmoid = ns["Sigmoid"]
+    if not (isinstance(sigmoid, type) and issubclass(sigmoid, Function)):
+        raise TypeError("Sigmoid must be a class that subclasses backprop_lib.Function")
+    x = LibraryValue(inputs["x"])
+    s = sigmoid.apply(x)
+    (s * inputs["upstream"]).backward()
+    return {"s": float(s.data), "dx": float(x.grad)}
+
+
+def _sigmoid_answer(inputs: Mapping[str, Any], mistake: str = "") -> dict:
+    x, up = inputs["x"], inputs["upstream"]
+    s = _sigmoid(x)
+    local = x * (1.0 - x) if mistake == "input" else s * (1.0 - s)
+    return {"s": s, "dx": local if mistake == "upstream" else up * local}
+
+
+SIGMOID_FUNCTION = Question(
+    id="04.sigmoid_function",
+    points=2,
+    title="A PyTorch-style Function: the sigmoid as one node",
+    symbols=("Sigmoid",),
+    cases=_sigmoid_cases,
+    probe=_sigmoid_probe,
+    reference=_sigmoid_answer,
+    rtol=1e-9,
+    atol=1e-12,
+    forbidden=("backprop_lib.gates.sigmoid", "backprop_lib.gates.sigmoid_forward", "backprop_lib.gates.sigmoid_backward",
+               "backprop_lib.engine.Value.sigmoid", "backprop_lib.tensor._sigmoid",
+               "backprop_lib.tensor.Sigmoid.forward", "backprop_lib.tensor.Sigmoid.backward"),
+    mistakes=(
+        Mistake.answer("sigmoid derivative taken on the input",
+                       "sigma'(x) = s (1 - s) with s = sigma(x), the OUTPUT: save s in forward "
+                       "(ctx.save_for_backward(s)) and use it in backward, not x.",
+                       lambda i: _sigmoid_answer(i, "input")),
+        Mistake.answer("the upstream gradient is ignored",
+                       "backward(ctx, grad_output) returns downstream = local x upstream: multiply s (1 - s) "
+                       "by grad_output.", lambda i: _sigmoid_answer(i, "upstream")),
+        Mistake.raises("exp overflows for very negative x",
+                       "math.exp(-x) overflows once -x > 709: for x < 0 compute exp(x) / (1 + exp(x)), "
+                       "which is the same number.", "OverflowError"),
+    ),
+)
+
+
+EXERCISE = Exercise(
+    number="04",
+    title="A modular autograd engine",
+    notebook="04_autograd_engine",
+    questions=(VALUE_FORWARD, TOPOLOGICAL_ORDER, VALUE_BACKWARD, DEEP_CHAIN, BACKWARD_ACCUMULATES,
+               SIGMOID_FUNCTION),
+)
