@@ -44,9 +44,44 @@ def _show(output: widgets.Output, figure: Figure, description: str) -> None:
 
 
 class _Explorer:
-    """Displays as its ``widget``, so a notebook cell can end with the explorer itself."""
+    """Displays as its ``widget``, so a notebook cell can end with the explorer itself.
+
+    Subclasses keep their named controls in ``_controls`` and redraw in ``_update``, which returns
+    at once while ``_paused`` (so that ``set`` moves several controls with a single redraw).
+    """
 
     widget: widgets.Widget
+    _controls: dict[str, widgets.ValueWidget]
+    _paused: bool = False
+
+    def _update(self, change: Any = None) -> None:
+        raise NotImplementedError
+
+    def _wire(self, rows: list[widgets.Widget]) -> None:
+        """Observe every control, lay out the controls above ``rows``, and draw the first time."""
+        for control in self._controls.values():
+            control.observe(self._update, names="value")
+        controls = widgets.HBox(list(self._controls.values()), layout=widgets.Layout(flex_flow="row wrap"))
+        self.widget = widgets.VBox([controls, *rows])
+        self._update()
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """The controls' current values, by name."""
+        return {name: control.value for name, control in self._controls.items()}
+
+    def set(self, **values: Any) -> None:
+        """Move several controls at once, redrawing once."""
+        unknown = [n for n in values if n not in self._controls]
+        if unknown:
+            raise ValueError(f"no control named {unknown}; the controls are {list(self._controls)}")
+        self._paused = True
+        try:
+            for name, value in values.items():
+                self._controls[name].value = value
+        finally:
+            self._paused = False
+        self._update()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         bundle = self.widget._repr_mimebundle_(**kwargs)
@@ -102,30 +137,8 @@ class GraphExplorer(_Explorer):
         self.plot = widgets.Output()
         self.figure = Figure()
         self.graph: Graph | None = None
-        self._paused = False
-        for slider in self.sliders.values():
-            slider.observe(self._update, names="value")
-        controls = widgets.HBox(list(self.sliders.values()), layout=widgets.Layout(flex_flow="row wrap"))
-        self.widget = widgets.VBox([controls, self.summary, self.plot])
-        self._update()
-
-    @property
-    def values(self) -> dict[str, float]:
-        """The inputs as the sliders set them."""
-        return {name: slider.value for name, slider in self.sliders.items()}
-
-    def set(self, **values: float) -> None:
-        """Move several sliders at once, redrawing once."""
-        unknown = [n for n in values if n not in self.sliders]
-        if unknown:
-            raise ValueError(f"no slider for {unknown}; the inputs are {list(self.sliders)}")
-        self._paused = True
-        try:
-            for name, value in values.items():
-                self.sliders[name].value = value
-        finally:
-            self._paused = False
-        self._update()
+        self._controls = self.sliders
+        self._wire([self.summary, self.plot])
 
     def _update(self, change: Any = None) -> None:
         if self._paused:
@@ -390,29 +403,8 @@ class Explorer(_Explorer):
         self.summary = widgets.HTML()
         self.plot = widgets.Output()
         self.figure = Figure(figsize=figsize)
-        self._paused = False
-        for control in self.controls.values():
-            control.observe(self._update, names="value")
-        row = widgets.HBox(list(self.controls.values()), layout=widgets.Layout(flex_flow="row wrap"))
-        self.widget = widgets.VBox([row, self.summary, self.plot])
-        self._update()
-
-    @property
-    def values(self) -> dict[str, Any]:
-        return {name: control.value for name, control in self.controls.items()}
-
-    def set(self, **values: Any) -> None:
-        """Move several controls at once, redrawing once."""
-        unknown = [n for n in values if n not in self.controls]
-        if unknown:
-            raise ValueError(f"no control named {unknown}; the controls are {list(self.controls)}")
-        self._paused = True
-        try:
-            for name, value in values.items():
-                self.controls[name].value = value
-        finally:
-            self._paused = False
-        self._update()
+        self._controls = self.controls
+        self._wire([self.summary, self.plot])
 
     def _update(self, change: Any = None) -> None:
         if self._paused:

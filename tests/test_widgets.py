@@ -90,7 +90,7 @@ def test_graph_explorer_rejects_bad_settings():
     with pytest.raises(TypeError, match="Expression"):
         widgets.GraphExplorer(LESSON01.evaluate(a=1, b=1))
     explorer = widgets.GraphExplorer(LESSON01)
-    with pytest.raises(ValueError, match="no slider"):
+    with pytest.raises(ValueError, match="no control named"):
         explorer.set(c=1)
 
 
