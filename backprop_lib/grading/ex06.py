@@ -1,0 +1,555 @@
+"""Exercise 06: backpropagation through a neural network.
+
+The network of the exercise is batch-first (lesson 06, section 6): for X of shape (N, D),
+
+    Z1 = X @ W1 + b1,  A1 = act(Z1),  scores = A1 @ W2 + b2
+    W1: (D, H), b1: (H,), W2: (H, C), b2: (C,), scores: (N, C)
+
+with act one of "relu", "sigmoid", "tanh", and the cache {"X", "Z1", "A1", "activation"} that
+the notebook's given ``mlp_forward`` returns. Probes rebuild that cache themselves, so each
+question grades one function of the student's, not the ones it builds on.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import datasets
+from .spec import Case, Exercise, Mistake, Outcome, Question, close
+
+KEYS = ("W1", "b1", "W2", "b2")
+TARGET_ACCURACY = 0.95
+NO_ENGINE = ("backprop_lib.tensor.Tensor.backward", "backprop_lib.gradcheck.numerical_gradient")
+Inputs = Mapping[str, Any]
+
+
+# --- the network, exactly as the notebook gives it -------------------------------------------------------
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(z))  # never overflows, for either sign of z
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "relu": lambda z: np.maximum(z, 0.0), "sigmoid": _sigmoid, "tanh": np.tanh}
+
+
+def forward(params: Mapping[str, np.ndarray], X: np.ndarray, activation: str = "relu"
+            ) -> tuple[np.ndarray, dict[str, Any]]:
+    Z1 = X @ params["W1"] + params["b1"]
+    A1 = ACTIVATIONS[activation](Z1)
+    return A1 @ params["W2"] + params["b2"], {"X": X, "Z1": Z1, "A1": A1, "activation": activation}
+
+
+def activation_slope(cache: Mapping[str, Any]) -> np.ndarray:
+    """act'(Z1), from the stored activation where it is cheaper: a(1 - a) for sigmoid, 1 - a^2 for tanh."""
+    A1 = cache["A1"]
+    return {"relu": lambda: (cache["Z1"] > 0).astype(float), "sigmoid": lambda: A1 * (1 - A1),
+            "tanh": lambda: 1 - A1 * A1}[cache["activation"]]()
+
+
+def backward(params: Mapping[str, np.ndarray], cache: Mapping[str, Any], G: np.ndarray,
+             slope: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Gradients of W1, b1, W2, b2 from dL/dscores ``G`` (N, C); ``slope`` replaces act'(Z1)."""
+    dZ1 = (G @ params["W2"].T) * (activation_slope(cache) if slope is None else slope)
+    return {"W1": cache["X"].T @ dZ1, "b1": dZ1.sum(axis=0), "W2": cache["A1"].T @ G, "b2": G.sum(axis=0)}
+
+
+def softmax_cross_entropy(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean cross-entropy of softmax(scores) (N, C) against labels y (N,), and its gradient (N, C)."""
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    n = len(y)
+    rows = np.arange(n)
+    grad = np.exp(log_p)
+    grad[rows, y] -= 1
+    return float(-log_p[rows, y].mean()), grad / n
+
+
+# --- shared plumbing ---------------------------------------------------------------------------------------
+
+
+def _copy(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: np.array(v, dtype=float) for k, v in arrays.items()}
+
+
+def _grads_of(result: Any) -> dict[str, np.ndarray]:
+    return {k: np.asarray(result[k], dtype=float) for k in KEYS}
+
+
+def _random_params(rng: np.random.Generator, D: int, H: int, C: int, scale: float = 0.8) -> dict[str, np.ndarray]:
+    return {"W1": scale * rng.standard_normal((D, H)), "b1": 0.5 * rng.standard_normal(H),
+            "W2": scale * rng.standard_normal((H, C)), "b2": 0.5 * rng.standard_normal(C)}
+
+
+def _contains(got: Any, part: Any, rtol: float = 1e-6, atol: float = 1e-9) -> bool:
+    """``got`` agrees with ``part`` on every key ``part`` has (recursively); other keys are ignored."""
+    if isinstance(part, dict):
+        return isinstance(got, dict) and all(k in got and _contains(got[k], v, rtol, atol) for k, v in part.items())
+    return close(got, part, rtol, atol)
+
+
+def _partial(name: str, feedback: str, right: Callable[[Inputs], Any],
+             wrongs: Sequence[Callable[[Inputs], Any]], also: Callable[[Outcome], bool] | None = None) -> Mistake:
+    """The mistake whose answer agrees with a wrong answer ``wrong(inputs)``, for one ``wrong`` in
+    ``wrongs``, on the keys that wrong answer has (a single wrong gradient among right ones, say).
+
+    A wrong answer that coincides with the right one on a case (the ReLU mask read from A1 instead
+    of Z1, say) says nothing there and is skipped. ``also`` recognises other symptoms, such as errors.
+    """
+
+    def matches(outcome: Outcome, inputs: Inputs) -> bool:
+        if outcome.reference:
+            return False
+        if also is not None and also(outcome):
+            return True
+        if outcome.error:
+            return False
+        expected = right(inputs)
+        for wrong in wrongs:
+            try:
+                with np.errstate(all="ignore"):
+                    part = wrong(inputs)
+            except (ArithmeticError, ValueError, IndexError):
+                continue  # this wrong answer cannot even be formed on this case's shapes
+            if part is not None and not _contains(expected, part) and _contains(outcome.value, part):
+                return True
+        return False
+
+    return Mistake(name, feedback, matches)
+
+
+def _shape_error(outcome: Outcome) -> bool:
+    """A matrix product whose inner dimensions disagree: the symptom of a missing transpose."""
+    return (bool(outcome.error) and outcome.error[0] == "ValueError"
+            and any(s in outcome.error[1] for s in ("core dimension", "not aligned")))
+
+
+def _non_finite(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_non_finite(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_non_finite(v) for v in value)
+    try:
+        return not bool(np.all(np.isfinite(np.asarray(value, dtype=float))))
+    except (TypeError, ValueError):
+        return False
+
+
+def _key_error(what: str) -> Mistake:
+    return Mistake.raises("a key is missing", what, "KeyError")
+
+
+# --- mlp_backward(params, cache, grad_out) -------------------------------------------------------------------
+
+SHAPES = [("relu", 5, 3, 4, 2), ("sigmoid", 6, 2, 5, 3), ("tanh", 4, 3, 6, 2),
+          ("relu", 4, 4, 4, 4), ("sigmoid", 3, 3, 3, 3), ("tanh", 3, 3, 3, 3), ("relu", 7, 2, 3, 4)]
+
+
+def _backward_cases(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for k, (act, N, D, H, C) in enumerate(SHAPES):
+        inputs = {"activation": act, "X": rng.standard_normal((N, D)), "params": _random_params(rng, D, H, C),
+                  "grad_out": rng.standard_normal((N, C))}
+        cases.append(Case(f"mlp_backward, {act} hidden layer, N={N}, D={D}, H={H}, C={C}", inputs, visible=k < 3))
+    return cases
+
+
+def _cache(inputs: Inputs) -> dict[str, Any]:
+    return forward(inputs["params"], inputs["X"], inputs["activation"])[1]
+
+
+def _backward_probe(ns: Mapping[str, Any], inputs: Inputs) -> dict[str, np.ndarray]:
+    cache = {k: (np.array(v) if isinstance(v, np.ndarray) else v) for k, v in _cache(inputs).items()}
+    return _grads_of(ns["mlp_backward"](_copy(inputs["params"]), cache, np.array(inputs["grad_out"])))
+
+
+def _backward_reference(inputs: Inputs) -> dict[str, np.ndarray]:
+    return backward(inputs["params"], _cache(inputs), inputs["grad_out"])
+
+
+def _with_dZ1(inputs: Inputs, dZ1: np.ndarray) -> dict[str, np.ndarray]:
+    return {"W1": inputs["X"].T @ dZ1, "b1": dZ1.sum(axis=0)}
+
+
+def _dA1(inputs: Inputs) -> np.ndarray:
+    return inputs["grad_out"] @ inputs["params"]["W2"].T
+
+
+def _right_dZ1(inputs: Inputs) -> np.ndarray:
+    return _dA1(inputs) * activation_slope(_cache(inputs))
+
+
+def _wrong_value_slope(inputs: Inputs, use: str) -> np.ndarray | None:
+    """act' evaluated on the wrong array: on the activation A1 (sigma(a) instead of sigma(z)), or
+    the output-based formula fed the pre-activation Z1 (z(1 - z) instead of a(1 - a))."""
+    cache, act = _cache(inputs), inputs["activation"]
+    if act == "relu":
+        return None
+    if use == "A1":
+        s = ACTIVATIONS[act](cache["A1"])
+        return s * (1 - s) if act == "sigmoid" else 1 - s * s
+    Z1 = cache["Z1"]
+    return Z1 * (1 - Z1) if act == "sigmoid" else 1 - Z1 * Z1
+
+
+def _wrong_slope_parts(inputs: Inputs, use: str) -> dict | None:
+    slope = _wrong_value_slope(inputs, use)
+    return None if slope is None else _with_dZ1(inputs, _dA1(inputs) * slope)
+
+
+BATCH_TRANSPOSE = ("with batch-first arrays every weight gradient is (layer input).T @ (gradient at the layer's "
+                      "output): dW2 = A1.T @ grad_out has W2's shape (H, C), dW1 = X.T @ dZ1 has W1's shape (D, H); "
+                      "the gradient sent down is dA1 = grad_out @ W2.T (N, H). Check the shapes of every product.")
+
+
+def _transpose_mistake(feedback: str, right: Callable[[Inputs], Any],
+                       wrongs: Sequence[Callable[[Inputs], Any]]) -> Mistake:
+    return _partial("missing or misplaced transpose", feedback, right, wrongs, also=_shape_error)
+
+
+MLP_BACKWARD = Question(
+    id="06.mlp_backward",
+    points=5,
+    title="The backward pass of the two-layer network, batch-first",
+    symbols=("mlp_backward",),
+    cases=_backward_cases,
+    probe=_backward_probe,
+    reference=_backward_reference,
+    forbidden=NO_ENGINE,
+    mistakes=(
+        _transpose_mistake(BATCH_TRANSPOSE, _backward_reference, [
+            lambda i: {"W2": backward(i["params"], _cache(i), i["grad_out"])["W2"].T},
+            lambda i: {"W1": backward(i["params"], _cache(i), i["grad_out"])["W1"].T},
+            lambda i: {"W1": i["X"] @ _right_dZ1(i)},
+            lambda i: {"W2": _cache(i)["A1"] @ i["grad_out"]},
+            lambda i: _with_dZ1(i, (i["grad_out"] @ i["params"]["W2"]) * activation_slope(_cache(i))),
+        ]),
+        _partial("divided by N a second time",
+                 "grad_out is already the gradient of the mean loss (it holds the 1/N): mlp_backward only "
+                 "applies the chain rule, it divides by nothing.",
+                 _backward_reference,
+                 [lambda i: {k: v / len(i["X"]) for k, v in _backward_reference(i).items()}]),
+        _partial("bias gradient not summed over the batch",
+                 "the bias is added to every row (broadcast over the batch), so its gradient is the SUM of the "
+                 "rows: db2 = grad_out.sum(axis=0), db1 = dZ1.sum(axis=0), shapes (C,) and (H,). Do not average: "
+                 "grad_out already carries the 1/N of a mean loss.",
+                 _backward_reference, [
+                     lambda i: {"b2": i["grad_out"]}, lambda i: {"b2": i["grad_out"][0]},
+                     lambda i: {"b2": i["grad_out"].mean(axis=0)}, lambda i: {"b1": _right_dZ1(i)},
+                     lambda i: {"b1": _right_dZ1(i)[0]}, lambda i: {"b1": _right_dZ1(i).mean(axis=0)},
+                 ]),
+        _partial("activation derivative taken on the wrong value",
+                 "sigma'(z) = sigma(z)(1 - sigma(z)) = a(1 - a) with a = A1, the STORED activation: do not apply "
+                 "sigma to A1 again, and do not put Z1 into a(1 - a). Likewise tanh'(z) = 1 - a^2. ReLU's "
+                 "derivative is 1 where Z1 > 0: mask dA1 by Z1 > 0, not by the sign of the gradient.",
+                 _backward_reference, [
+                     lambda i: _wrong_slope_parts(i, "A1"), lambda i: _wrong_slope_parts(i, "Z1"),
+                     lambda i: _with_dZ1(i, np.maximum(_dA1(i), 0.0)) if i["activation"] == "relu" else None,
+                 ]),
+        _partial("activation derivative left out",
+                 "between dA1 and dZ1 the gradient crosses the elementwise activation: dZ1 = dA1 * act'(Z1).",
+                 _backward_reference, [lambda i: _with_dZ1(i, _dA1(i))]),
+        _partial("pre-activation used in dW2",
+                 "the second layer multiplies the activation A1 = act(Z1), so dW2 = A1.T @ grad_out, not Z1.T @ grad_out.",
+                 _backward_reference, [lambda i: {"W2": _cache(i)["Z1"].T @ i["grad_out"]}]),
+        _key_error("return a dict with the keys 'W1', 'b1', 'W2', 'b2', and read the cache with its keys "
+                   "'X', 'Z1', 'A1' and 'activation'."),
+    ),
+)
+
+
+# --- sgd_step(params, grads, lr) ---------------------------------------------------------------------------------
+
+
+def _sgd_cases(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for k, layers in enumerate([2, 2, 3, 2]):
+        sizes = [int(n) for n in rng.integers(2, 6, size=layers + 1)]
+        params, grads = {}, {}
+        for l in range(layers):
+            for name, shape in ((f"W{l + 1}", (sizes[l], sizes[l + 1])), (f"b{l + 1}", (sizes[l + 1],))):
+                params[name], grads[name] = rng.standard_normal(shape), rng.standard_normal(shape)
+        lr = float(np.round(rng.uniform(0.05, 1.5), 3))
+        cases.append(Case(f"sgd_step, {layers} layers ({len(params)} arrays), lr={lr:g}",
+                          {"params": params, "grads": grads, "lr": lr}, visible=k < 2))
+    return cases
+
+
+def _sgd_probe(ns: Mapping[str, Any], inputs: Inputs) -> dict[str, Any]:
+    params, before = _copy(inputs["params"]), _copy(inputs["params"])
+    new = ns["sgd_step"](params, _copy(inputs["grads"]), inputs["lr"])
+    unchanged = set(params) == set(before) and all(np.array_equal(params[k], before[k]) for k in before)
+    return {"params": {str(k): np.asarray(v, dtype=float) for k, v in new.items()}, "params unchanged": unchanged}
+
+
+def _sgd(inputs: Inputs, sign: float = -1.0, lr: float | None = None) -> dict[str, np.ndarray]:
+    rate = inputs["lr"] if lr is None else lr
+    return {k: p + sign * rate * inputs["grads"][k] for k, p in inputs["params"].items()}
+
+
+def _sgd_reference(inputs: Inputs) -> dict[str, Any]:
+    return {"params": _sgd(inputs), "params unchanged": True}
+
+
+SGD_STEP = Question(
+    id="06.sgd_step",
+    points=2,
+    title="One step of gradient descent on a dict of parameters",
+    symbols=("sgd_step",),
+    cases=_sgd_cases,
+    probe=_sgd_probe,
+    reference=_sgd_reference,
+    forbidden=("backprop_lib.optim.Optimizer.step",),
+    mistakes=(
+        _partial("update goes uphill (sign error)",
+                 "the gradient points uphill; descend: params[k] - lr * grads[k].",
+                 _sgd_reference, [lambda i: {"params": _sgd(i, sign=+1.0)}]),
+        _partial("learning rate ignored", "scale each gradient by lr: params[k] - lr * grads[k].",
+                 _sgd_reference, [lambda i: {"params": _sgd(i, lr=1.0)}]),
+        Mistake("params modified in place",
+                "return a NEW dict, {k: params[k] - lr * grads[k] for k in params}; `params[k] -= ...` "
+                "changes the caller's arrays, which it may still need.",
+                lambda o, i: isinstance(o.value, dict) and o.value.get("params unchanged") is False),
+        Mistake("only some parameters updated",
+                "update every key of params (loop over the dict), not a fixed list of names.",
+                lambda o, i: (isinstance(o.value, dict) and isinstance(o.value.get("params"), dict)
+                              and set(o.value["params"]) < set(i["params"]))),
+        _key_error("params and grads have the same keys; loop over params and look each key up in grads."),
+    ),
+)
+
+
+# --- train_step(params, X, y, lr, activation="relu") -> (new_params, loss) ---------------------------------------
+
+STEP_SHAPES = [("relu", 8, 2, 5, 3, 0.0), ("tanh", 6, 3, 4, 2, 0.0), ("relu", 5, 2, 4, 3, 800.0),
+               ("sigmoid", 10, 2, 6, 4, 0.0), ("relu", 9, 3, 3, 2, 0.0)]
+
+
+def _step_cases(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for k, (act, N, D, H, C, shift) in enumerate(STEP_SHAPES):
+        params = _random_params(rng, D, H, C)
+        params["b2"] = params["b2"] + shift
+        y = rng.permutation(np.arange(N) % C)  # every class present
+        lr = float(np.round(rng.uniform(0.1, 1.0), 3))
+        name = f"train_step, {act}, N={N}, C={C}, lr={lr:g}" + (f", scores shifted by {shift:g}" if shift else "")
+        cases.append(Case(name, {"params": params, "X": rng.standard_normal((N, D)), "y": y, "lr": lr,
+                                 "activation": act}, visible=k < 3))
+    return cases
+
+
+def _step_probe(ns: Mapping[str, Any], inputs: Inputs) -> dict[str, Any]:
+    new, loss = ns["train_step"](_copy(inputs["params"]), np.array(inputs["X"]), np.array(inputs["y"]),
+                                 inputs["lr"], activation=inputs["activation"])
+    return {"params": _grads_of(new), "loss": float(loss)}
+
+
+def _step_parts(inputs: Inputs) -> tuple[float, np.ndarray, dict[str, Any]]:
+    scores, cache = forward(inputs["params"], inputs["X"], inputs["activation"])
+    loss, G = softmax_cross_entropy(scores, inputs["y"])
+    return loss, G, cache
+
+
+def _descend(inputs: Inputs, G: np.ndarray, sign: float = -1.0) -> dict[str, np.ndarray]:
+    grads = backward(inputs["params"], _step_parts(inputs)[2], G)
+    return {k: inputs["params"][k] + sign * inputs["lr"] * grads[k] for k in KEYS}
+
+
+def _step_reference(inputs: Inputs) -> dict[str, Any]:
+    loss, G, _ = _step_parts(inputs)
+    return {"params": _descend(inputs, G), "loss": loss}
+
+
+def _softmax(inputs: Inputs) -> np.ndarray:
+    scores = forward(inputs["params"], inputs["X"], inputs["activation"])[0]
+    e = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _loss_after(inputs: Inputs) -> float:
+    new = _step_reference(inputs)["params"]
+    return softmax_cross_entropy(forward(new, inputs["X"], inputs["activation"])[0], inputs["y"])[0]
+
+
+TRAIN_STEP = Question(
+    id="06.train_step",
+    points=3,
+    title="A training step: forward, softmax cross-entropy, backward, update",
+    symbols=("train_step",),
+    cases=_step_cases,
+    probe=_step_probe,
+    reference=_step_reference,
+    forbidden=NO_ENGINE,
+    mistakes=(
+        Mistake("softmax overflows",
+                "exp of a large score is inf and inf / inf is nan. Softmax does not change when a constant is "
+                "subtracted from a row, so subtract each row's max first: exp(scores - scores.max(axis=1, "
+                "keepdims=True)).",
+                lambda o, i: not o.error and not o.reference and _non_finite(o.value)),
+        _partial("gradient of the mean loss not divided by N",
+                 "the loss is the MEAN over the N rows, so dL/dscores = (softmax - onehot) / N.",
+                 _step_reference, [lambda i: {"params": _descend(i, _step_parts(i)[1] * len(i["X"]))}]),
+        _partial("update goes uphill (sign error)", "step against the gradient: params - lr * grads.",
+                 _step_reference, [lambda i: {"params": _descend(i, _step_parts(i)[1], sign=+1.0)}]),
+        _partial("one-hot not subtracted",
+                 "the gradient of the cross-entropy with respect to the scores is softmax(scores) minus the "
+                 "one-hot labels, divided by N: subtract 1 at each row's true class.",
+                 _step_reference, [lambda i: {"params": _descend(i, _softmax(i) / len(i["X"]))}]),
+        _partial("loss measured after the step",
+                 "return the loss of the forward pass that produced the gradients (before the update).",
+                 _step_reference, [lambda i: {"loss": _loss_after(i)}]),
+        _partial("loss summed instead of averaged",
+                 "the loss is the mean over the batch: -mean(log softmax(scores)[row, y[row]]).",
+                 _step_reference, [lambda i: {"loss": _step_parts(i)[0] * len(i["X"])}]),
+        _key_error("return (new_params, loss), new_params a dict with the keys 'W1', 'b1', 'W2', 'b2'."),
+    ),
+)
+
+
+# --- train(X, y) -> params ------------------------------------------------------------------------------------------
+
+DATA = {
+    "spirals": lambda seed: datasets.spirals(n_per_class=100, n_classes=3, noise=0.2, seed=seed),
+    "moons": lambda seed: datasets.moons(n=200, noise=0.1, seed=seed),
+}
+
+
+def _train_cases(rng: np.random.Generator) -> list[Case]:
+    return [Case(f"train on datasets.{name}(seed={seed}), training accuracy at least {TARGET_ACCURACY:g}",
+                 {"dataset": name, "seed": seed}, visible=name == "spirals")
+            for name, seed in ((n, int(rng.integers(0, 10_000))) for n in DATA)]
+
+
+SHAPES_WRONG = "the trained parameters have the shapes"
+
+
+def _train_probe(ns: Mapping[str, Any], inputs: Inputs) -> float:
+    """The training accuracy reached, capped at the target: a case passes when it equals the target.
+
+    The accuracy is computed here, beside the student's code: the judge compares plain values
+    with a reference made from the inputs alone, so it cannot evaluate returned parameters itself.
+    """
+    X, y = DATA[inputs["dataset"]](inputs["seed"])
+    params = _grads_of(ns["train"](X.copy(), y.copy()))
+    W1, b1, W2, b2 = (params[k].shape for k in KEYS)
+    D, C = X.shape[1], int(y.max()) + 1
+    if not (len(W1) == len(W2) == 2 and W1[0] == D and W2[1] == C and b1 == (W1[1],) == (W2[0],) and b2 == (C,)):
+        raise ValueError(f"{SHAPES_WRONG} W1 {W1}, b1 {b1}, W2 {W2}, b2 {b2} for D={D} features and C={C} classes")
+    if not all(np.all(np.isfinite(v)) for v in params.values()):
+        raise FloatingPointError("the trained parameters contain nan or inf")
+    return min(float(np.mean(np.argmax(forward(params, X)[0], axis=1) == y)), TARGET_ACCURACY)
+
+
+TRAIN = Question(
+    id="06.train",
+    points=4,
+    title=f"Train the network to {TARGET_ACCURACY:.0%} training accuracy",
+    symbols=("train",),
+    cases=_train_cases,
+    probe=_train_probe,
+    reference=lambda inputs: TARGET_ACCURACY,
+    rtol=0.0,
+    atol=1e-12,
+    time_limit=20.0,
+    forbidden=NO_ENGINE + ("backprop_lib.nn.train",),
+    mistakes=(
+        Mistake.raises("training diverged",
+                       "the weights became nan or inf: the learning rate is too large, or the loss gradient is "
+                       "not divided by N. Try a smaller lr and check train_step first.", "FloatingPointError"),
+        Mistake("wrong parameter shapes",
+                "return params for X of shape (N, D) and C = y.max() + 1 classes: W1 (D, H), b1 (H,), "
+                "W2 (H, C), b2 (C,), as init_params makes them.",
+                lambda o, i: bool(o.error) and o.error[0] == "ValueError" and o.error[1].startswith(SHAPES_WRONG)),
+        _key_error("train returns the params dict, with the keys 'W1', 'b1', 'W2', 'b2'."),
+    ),
+)
+
+
+# --- sigmoid_net_gradients(x, W1, b1, W2, b2, y): the lesson's worked example, column vectors ----------------------
+
+NET_SHAPES = [(2, 3, 1), (3, 4, 2), (2, 2, 2), (4, 3, 3)]  # (D, H, K)
+
+
+def _net_cases(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for k, (D, H, K) in enumerate(NET_SHAPES):
+        draw = lambda *shape: np.round(rng.uniform(-1.5, 1.5, size=shape), 2)
+        inputs = {"x": draw(D), "W1": draw(H, D), "b1": draw(H), "W2": draw(K, H), "b2": draw(K),
+                  "y": np.round(rng.uniform(0, 1, size=K), 2)}
+        cases.append(Case(f"sigmoid_net_gradients, {D} inputs, {H} hidden, {K} outputs", inputs, visible=k < 2))
+    return cases
+
+
+NET_ARGS = ("x", "W1", "b1", "W2", "b2", "y")
+
+
+def _net_probe(ns: Mapping[str, Any], inputs: Inputs) -> dict[str, np.ndarray]:
+    return _grads_of(ns["sigmoid_net_gradients"](*(np.array(inputs[k], dtype=float) for k in NET_ARGS)))
+
+
+def _net(inputs: Inputs, out_slope: str = "a", hidden_slope: str = "a", error: str = "right",
+         down: str = "W2.T", outer: str = "right") -> dict[str, np.ndarray]:
+    """The eight backward steps, with one step optionally done wrong (for the known mistakes)."""
+    x, W1, b1, W2, b2, y = (inputs[k] for k in NET_ARGS)
+    z1 = W1 @ x + b1
+    a1 = _sigmoid(z1)
+    z2 = W2 @ a1 + b2
+    y_hat = _sigmoid(z2)
+    slopes = {"a": lambda z, a: a * (1 - a), "sigma(a)": lambda z, a: _sigmoid(a) * (1 - _sigmoid(a)),
+              "z": lambda z, a: z * (1 - z), "none": lambda z, a: np.ones_like(z)}
+    dy_hat = {"right": y_hat - y, "sign": y - y_hat, "twice": 2 * (y_hat - y)}[error]
+    delta2 = dy_hat * slopes[out_slope](z2, y_hat)
+    da1 = W2.T @ delta2 if down == "W2.T" else W2 @ delta2
+    delta1 = da1 * slopes[hidden_slope](z1, a1)
+    product = np.outer if outer == "right" else (lambda u, v: np.outer(v, u))
+    return {"W1": product(delta1, x), "b1": delta1, "W2": product(delta2, a1), "b2": delta2}
+
+
+def _net_slope_mistakes(slope: str) -> list[Callable[[Inputs], dict]]:
+    return [lambda i: _net(i, out_slope=slope), lambda i: _net(i, hidden_slope=slope),
+            lambda i: _net(i, out_slope=slope, hidden_slope=slope)]
+
+
+SIGMOID_NET = Question(
+    id="06.sigmoid_net_gradients",
+    points=3,
+    title="The lesson's two-layer sigmoid network, by hand",
+    symbols=("sigmoid_net_gradients",),
+    cases=_net_cases,
+    probe=_net_probe,
+    reference=_net,
+    forbidden=NO_ENGINE,
+    mistakes=(
+        _partial("sigmoid derivative taken on the wrong value",
+                 "sigma'(z) = sigma(z)(1 - sigma(z)) = a(1 - a), where a = sigma(z) is the layer's OUTPUT: use "
+                 "y_hat(1 - y_hat) and a1(1 - a1); do not apply sigma to a again, and do not put z into a(1 - a).",
+                 _net, _net_slope_mistakes("sigma(a)") + _net_slope_mistakes("z")),
+        _partial("error with the wrong sign",
+                 "dL/dy_hat for L = (y - y_hat)^2 / 2 is y_hat - y (the inner derivative of y - y_hat is -1).",
+                 _net, [lambda i: _net(i, error="sign")]),
+        _partial("the 1/2 of the loss forgotten",
+                 "L = (y - y_hat)^2 / 2, so dL/dy_hat = y_hat - y, without a factor 2.",
+                 _net, [lambda i: _net(i, error="twice")]),
+        _partial("sigmoid derivative left out",
+                 "each delta crosses a sigmoid: delta2 = dL/dy_hat * y_hat(1 - y_hat), "
+                 "delta1 = (W2.T @ delta2) * a1(1 - a1).",
+                 _net, _net_slope_mistakes("none")),
+        _transpose_mistake(
+            "with column vectors W has the shape (outputs, inputs), and so must dW: dW2 = outer(delta2, a1), "
+            "dW1 = outer(delta1, x); the error sent down is W2.T @ delta2 (H,). Check the shapes of every product.",
+            _net, [lambda i: _net(i, down="W2"), lambda i: _net(i, outer="flipped")]),
+        _key_error("return a dict with the keys 'W1', 'b1', 'W2', 'b2'."),
+    ),
+)
+
+
+EXERCISE = Exercise(
+    number="06",
+    title="Backpropagation through a neural network",
+    notebook="06_training_networks",
+    questions=(MLP_BACKWARD, SGD_STEP, TRAIN_STEP, TRAIN, SIGMOID_NET),
+)

@@ -1,0 +1,306 @@
+"""Exercise 06: the master earns full marks, the exercise zero, and every known mistake is named."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from backprop_lib import Tensor, nn, optim
+from backprop_lib.grading import EXERCISES, check, find_question
+from backprop_lib.grading.ex06 import TARGET_ACCURACY
+from backprop_lib.grading.judge import judge
+from backprop_lib.grading.plain import from_plain, to_plain
+from backprop_lib.grading.probe import run_cases
+from backprop_lib.grading.runner import grade_notebook
+from backprop_lib.grading.spec import Outcome, close
+from notebook_text import find_notebook
+
+
+def test_the_master_earns_full_marks_and_the_exercise_zero():
+    solved = grade_notebook(find_notebook("solutions", "06"), seed=11)
+    assert solved.cell_errors == []
+    assert [q.status for q in solved.questions] == ["passed"] * 5
+    assert (solved.score, solved.max_score) == (17, 17)
+    blank = grade_notebook(find_notebook("exercises", "06"), seed=11)
+    assert blank.score == 0
+    assert {q.status for q in blank.questions} == {"not implemented"}
+
+
+# --- right answers ------------------------------------------------------------------------------------------
+
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+ACTIVATIONS = {"relu": lambda z: np.maximum(z, 0.0), "sigmoid": sigmoid, "tanh": np.tanh}
+
+
+def mlp_forward(params, X, activation="relu"):
+    Z1 = X @ params["W1"] + params["b1"]
+    A1 = ACTIVATIONS[activation](Z1)
+    return A1 @ params["W2"] + params["b2"], {"X": X, "Z1": Z1, "A1": A1, "activation": activation}
+
+
+def slope(cache):
+    A1 = cache["A1"]
+    return {"relu": cache["Z1"] > 0, "sigmoid": A1 * (1 - A1), "tanh": 1 - A1 ** 2}[cache["activation"]]
+
+
+def backprop(params, cache, G, dA1=None, dZ1=None):
+    """The right backward pass; ``dA1``, ``dZ1`` replace a step by a wrong one."""
+    dA1 = G @ params["W2"].T if dA1 is None else dA1
+    dZ1 = dA1 * slope(cache) if dZ1 is None else dZ1
+    return {"W1": cache["X"].T @ dZ1, "b1": dZ1.sum(axis=0), "W2": cache["A1"].T @ G, "b2": G.sum(axis=0)}
+
+
+def mlp_backward(params, cache, grad_out):
+    return backprop(params, cache, grad_out)
+
+
+def sgd_step(params, grads, lr):
+    return {k: params[k] - lr * grads[k] for k in params}
+
+
+def softmax_ce(scores, y, stable=True, mean=True, onehot=True):
+    shifted = scores - scores.max(axis=1, keepdims=True) if stable else scores
+    with np.errstate(over="ignore", invalid="ignore"):  # the unstable version is meant to overflow
+        P = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    rows = np.arange(len(y))
+    loss = -np.log(P[rows, y]).sum()
+    grad = P.copy()
+    if onehot:
+        grad[rows, y] -= 1
+    return (loss / len(y) if mean else loss), grad / len(y)
+
+
+def step_with(params, X, y, lr, activation="relu", scale=1.0, sign=-1.0, loss_after=False, **ce):
+    scores, cache = mlp_forward(params, X, activation)
+    loss, G = softmax_ce(scores, y, **ce)
+    grads = mlp_backward(params, cache, G * scale)
+    new = {k: params[k] + sign * lr * grads[k] for k in params}
+    if loss_after:
+        loss = softmax_ce(mlp_forward(new, X, activation)[0], y)[0]
+    return new, loss
+
+
+def train_step(params, X, y, lr, activation="relu"):
+    return step_with(params, X, y, lr, activation)
+
+
+def init_params(D, H, C, seed=0):
+    rng = np.random.default_rng(seed)
+    return {"W1": rng.standard_normal((D, H)) * np.sqrt(2 / D), "b1": np.zeros(H),
+            "W2": rng.standard_normal((H, C)) * np.sqrt(2 / H), "b2": np.zeros(C)}
+
+
+def train(X, y, hidden=50, lr=2.0, steps=500):
+    params = init_params(X.shape[1], hidden, int(y.max()) + 1)
+    for _ in range(steps):
+        params, _ = train_step(params, X, y, lr)
+    return params
+
+
+def net(x, W1, b1, W2, b2, y, hidden_slope=None, out_slope=None, error=None, down=None, outer=np.outer):
+    """The lesson's eight steps; each keyword replaces one step by a wrong one."""
+    z1 = W1 @ x + b1
+    a1 = sigmoid(z1)
+    z2 = W2 @ a1 + b2
+    y_hat = sigmoid(z2)
+    dy_hat = y_hat - y if error is None else error(y, y_hat)
+    delta2 = dy_hat * (y_hat * (1 - y_hat) if out_slope is None else out_slope(z2, y_hat))
+    da1 = W2.T @ delta2 if down is None else down(W2, delta2)
+    delta1 = da1 * (a1 * (1 - a1) if hidden_slope is None else hidden_slope(z1, a1))
+    return {"W1": outer(delta1, x), "b1": delta1, "W2": outer(delta2, a1), "b2": delta2}
+
+
+RIGHT = {"06.mlp_backward": mlp_backward, "06.sgd_step": sgd_step, "06.train_step": train_step,
+         "06.train": train, "06.sigmoid_net_gradients": net}
+SYMBOL = {qid: find_question(qid).symbols[0] for qid in RIGHT}
+
+
+# --- wrong answers, one for each known mistake --------------------------------------------------------------
+
+
+def replacing(**entries):
+    """An mlp_backward whose result has some entries computed wrongly from (params, cache, G)."""
+    def answer(params, cache, G):
+        return {**mlp_backward(params, cache, G), **{k: f(params, cache, G) for k, f in entries.items()}}
+    return answer
+
+
+def wrong_slope(params, cache, G, on):
+    """act' evaluated on the wrong array: act applied to A1 again, or Z1 put into the formula for A1."""
+    activation = cache["activation"]
+    if activation == "relu":
+        return mlp_backward(params, cache, G)
+    v = ACTIVATIONS[activation](cache["A1"]) if on == "sigma(a)" else cache["Z1"]
+    s = v * (1 - v) if activation == "sigmoid" else 1 - v ** 2
+    return backprop(params, cache, G, dZ1=(G @ params["W2"].T) * s)
+
+
+def in_place(params, grads, lr):
+    for k in params:
+        params[k] -= lr * grads[k]
+    return params
+
+
+def diverging(X, y):
+    params = init_params(X.shape[1], 8, int(y.max()) + 1)
+    return {k: v * np.nan for k, v in params.items()}
+
+
+TRANSPOSE = "missing or misplaced transpose"
+BIAS = "bias gradient not summed over the batch"
+WRONG_VALUE = "activation derivative taken on the wrong value"
+MISTAKES = [
+    ("06.mlp_backward", replacing(W2=lambda p, c, G: G.T @ c["A1"]), TRANSPOSE),
+    ("06.mlp_backward", replacing(W1=lambda p, c, G: c["X"] @ ((G @ p["W2"].T) * slope(c))), TRANSPOSE),
+    ("06.mlp_backward", lambda p, c, G: backprop(p, c, G, dA1=G @ p["W2"]), TRANSPOSE),
+    ("06.mlp_backward", replacing(b2=lambda p, c, G: G), BIAS),
+    ("06.mlp_backward", replacing(b1=lambda p, c, G: ((G @ p["W2"].T) * slope(c))[0]), BIAS),
+    ("06.mlp_backward", replacing(b1=lambda p, c, G: ((G @ p["W2"].T) * slope(c)).mean(axis=0)), BIAS),
+    ("06.mlp_backward", lambda p, c, G: wrong_slope(p, c, G, "sigma(a)"), WRONG_VALUE),
+    ("06.mlp_backward", lambda p, c, G: wrong_slope(p, c, G, "z"), WRONG_VALUE),
+    ("06.mlp_backward", lambda p, c, G: backprop(p, c, G, dZ1=np.maximum(G @ p["W2"].T, 0)), WRONG_VALUE),
+    ("06.mlp_backward", lambda p, c, G: backprop(p, c, G, dZ1=G @ p["W2"].T), "activation derivative left out"),
+    ("06.mlp_backward", replacing(W2=lambda p, c, G: c["Z1"].T @ G), "pre-activation used in dW2"),
+    ("06.mlp_backward", lambda p, c, G: {k: v / len(G) for k, v in mlp_backward(p, c, G).items()},
+     "divided by N a second time"),
+    ("06.mlp_backward", lambda p, c, G: {"w1": 0, "b1": 0, "w2": 0, "b2": 0}, "a key is missing"),
+    ("06.sgd_step", lambda p, g, lr: {k: p[k] + lr * g[k] for k in p}, "update goes uphill (sign error)"),
+    ("06.sgd_step", lambda p, g, lr: {k: p[k] - g[k] for k in p}, "learning rate ignored"),
+    ("06.sgd_step", in_place, "params modified in place"),
+    ("06.sgd_step", lambda p, g, lr: {k: p[k] - lr * g[k] for k in ("W1", "b1", "W2", "b2")},
+     "only some parameters updated"),
+    ("06.sgd_step", lambda p, g, lr: {k: p[k] - lr * g[k.upper()] for k in p}, "a key is missing"),
+    ("06.train_step", lambda p, X, y, lr, activation="relu": step_with(p, X, y, lr, activation, stable=False),
+     "softmax overflows"),
+    ("06.train_step", lambda p, X, y, lr, activation="relu": step_with(p, X, y, lr, activation, scale=len(y)),
+     "gradient of the mean loss not divided by N"),
+    ("06.train_step", lambda p, X, y, lr, activation="relu": step_with(p, X, y, lr, activation, sign=1.0),
+     "update goes uphill (sign error)"),
+    ("06.train_step", lambda p, X, y, lr, activation="relu": step_with(p, X, y, lr, activation, onehot=False),
+     "one-hot not subtracted"),
+    ("06.train_step", lambda p, X, y, lr, activation="relu": step_with(p, X, y, lr, activation, loss_after=True),
+     "loss measured after the step"),
+    ("06.train_step", lambda p, X, y, lr, activation="relu": step_with(p, X, y, lr, activation, mean=False),
+     "loss summed instead of averaged"),
+    ("06.train_step", lambda p, X, y, lr, activation="relu": ({"W1": p["W1"]}, 0.0), "a key is missing"),
+    ("06.train", diverging, "training diverged"),
+    ("06.train", lambda X, y: init_params(X.shape[1], 8, 4), "wrong parameter shapes"),
+    ("06.train", lambda X, y: {"weights": init_params(X.shape[1], 8, 3)}, "a key is missing"),
+    ("06.sigmoid_net_gradients", lambda *a: net(*a, out_slope=lambda z, a: sigmoid(a) * (1 - sigmoid(a))),
+     "sigmoid derivative taken on the wrong value"),
+    ("06.sigmoid_net_gradients", lambda *a: net(*a, hidden_slope=lambda z, a: z * (1 - z)),
+     "sigmoid derivative taken on the wrong value"),
+    ("06.sigmoid_net_gradients", lambda *a: net(*a, error=lambda y, y_hat: y - y_hat), "error with the wrong sign"),
+    ("06.sigmoid_net_gradients", lambda *a: net(*a, error=lambda y, y_hat: 2 * (y_hat - y)),
+     "the 1/2 of the loss forgotten"),
+    ("06.sigmoid_net_gradients", lambda *a: net(*a, out_slope=lambda z, a: 1.0, hidden_slope=lambda z, a: 1.0),
+     "sigmoid derivative left out"),
+    ("06.sigmoid_net_gradients", lambda *a: net(*a, outer=lambda u, v: np.outer(v, u)), TRANSPOSE),
+    ("06.sigmoid_net_gradients", lambda *a: net(*a, down=lambda W2, d: W2 @ d), TRANSPOSE),
+    ("06.sigmoid_net_gradients", lambda *a: {"dW1": 0}, "a key is missing"),
+]
+
+
+def grade(question_id, answer, seed=None, only=None):
+    """The judge's verdict on ``answer``: on the visible cases (seed None) or on all cases of ``seed``."""
+    q = find_question(question_id)
+    cases = q.visible_cases() if seed is None else q.draw_cases(seed)
+    if only is not None:
+        cases = [cases[i] for i in only]
+    namespace = {SYMBOL[question_id]: answer, "init_params": init_params}
+    return judge(q, cases, from_plain(json.loads(json.dumps(run_cases(q, namespace, cases)))), seed or 0)
+
+
+@pytest.mark.parametrize(("question", "answer", "mistake"), MISTAKES, ids=[f"{q}: {m}" for q, _, m in MISTAKES])
+def test_each_known_mistake_is_named(question, answer, mistake):
+    result = grade(question, answer, seed=3)
+    assert result.status == "failed"
+    assert mistake in result.feedback
+
+
+def test_check_in_the_notebook_names_a_mistake_on_the_visible_cases():
+    report = check("06.mlp_backward", {"mlp_backward": replacing(b1=lambda p, c, G: (G @ p["W2"].T) * slope(c))})
+    assert report.result.status == "failed"
+    assert BIAS in report.result.feedback
+    assert check("06.mlp_backward", {"mlp_backward": mlp_backward}).passed
+
+
+def test_square_shapes_reveal_a_missing_transpose_by_its_values():
+    # with N = D = H = C every product is defined, so X @ dZ1 gives numbers, not a shape error
+    square = [i for i, c in enumerate(find_question("06.mlp_backward").draw_cases(0))
+              if len({*c.inputs["X"].shape, *c.inputs["params"]["W2"].shape}) == 1]
+    assert square
+    for answer in (replacing(W1=lambda p, c, G: c["X"] @ ((G @ p["W2"].T) * slope(c))),
+                   lambda p, c, G: backprop(p, c, G, dA1=G @ p["W2"])):
+        result = grade("06.mlp_backward", answer, seed=0, only=square)
+        assert TRANSPOSE in result.feedback and "raised" not in result.feedback
+
+
+@pytest.mark.parametrize("question", [q for q in RIGHT if q != "06.train"])
+def test_a_right_answer_passes_on_fresh_inputs_and_matches_no_mistake(question):
+    q = find_question(question)
+    for seed in range(4):
+        cases = q.draw_cases(seed)
+        assert grade(question, RIGHT[question], seed=seed).status == "passed"
+        for case in cases:
+            right = Outcome(value=from_plain(to_plain(q.probe({SYMBOL[question]: RIGHT[question]}, case.inputs))))
+            assert [m.name for m in q.mistakes if m.matches(right, case.inputs)] == []
+
+
+def test_train_reaches_the_target_and_an_untrained_network_does_not():
+    assert grade("06.train", train, seed=5).status == "passed"
+    untrained = grade("06.train", lambda X, y: init_params(X.shape[1], 50, int(y.max()) + 1))
+    assert untrained.status == "failed"
+    assert f"at least {TARGET_ACCURACY:g}" in untrained.feedback
+
+
+def test_calling_the_library_instead_earns_nothing():
+    def engine_backward(params, cache, grad_out):
+        leaves = {k: Tensor(v, requires_grad=True) for k, v in params.items()}
+        hidden = (Tensor(cache["X"]) @ leaves["W1"] + leaves["b1"]).relu()
+        ((hidden @ leaves["W2"] + leaves["b2"]) * Tensor(grad_out)).sum().backward()
+        return {k: leaf.grad for k, leaf in leaves.items()}
+
+    def library_train(X, y):
+        model = nn.MLP([X.shape[1], 8, int(y.max()) + 1])
+        nn.train(model, X, y, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), epochs=1)
+        (W1, b1), (W2, b2) = ((layer.weight.data, layer.bias.data) for layer in model.layers)
+        return {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
+
+    for question, answer, name in [("06.mlp_backward", engine_backward, "backward"),
+                                   ("06.train", library_train, "train")]:
+        result = grade(question, answer)
+        assert result.status == "uses reference"
+        assert f"`{name}`" in result.feedback
+
+
+def test_a_hard_coded_answer_fails_on_fresh_inputs():
+    q = find_question("06.mlp_backward")
+    remembered = [mlp_backward(c.inputs["params"], mlp_forward(c.inputs["params"], c.inputs["X"], c.inputs["activation"])[1],
+                               c.inputs["grad_out"]) for c in q.visible_cases()]
+    answers = iter(remembered * 3)
+    assert grade("06.mlp_backward", lambda p, c, G: next(answers), seed=99).status == "failed"
+
+
+def test_visible_cases_are_the_same_every_time_and_probes_return_plain_data():
+    for question in EXERCISES["06"].questions:
+        first, again = question.visible_cases(), question.visible_cases()
+        assert 1 <= len(first) <= 3
+        assert [c.name for c in first] == [c.name for c in again]
+        assert json.dumps(to_plain(list(first[0].inputs.values())), default=str) == \
+            json.dumps(to_plain(list(again[0].inputs.values())), default=str)
+        if question.id != "06.train":
+            value = question.probe({SYMBOL[question.id]: RIGHT[question.id]}, first[0].inputs)
+            assert close(from_plain(json.loads(json.dumps(to_plain(value)))), value, rtol=0, atol=0)
+
+
+def test_exercise_06_has_the_fixed_questions_first():
+    ids = [q.id for q in EXERCISES["06"].questions]
+    assert ids[:4] == ["06.mlp_backward", "06.sgd_step", "06.train_step", "06.train"]
+    assert sum(len(q.mistakes) for q in EXERCISES["06"].questions) >= 2
+    assert find_question("06.train").time_limit >= 10
