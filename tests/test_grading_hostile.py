@@ -167,3 +167,24 @@ def test_grade_json_is_one_document_with_every_field(tmp_path):
     result = json.loads(done.stdout)
     assert {"exercise", "student", "score", "max_score", "questions"} <= set(result)
     assert set(result["questions"][0]) == {"id", "score", "max_score", "status", "feedback", "seed"}
+
+
+def test_a_training_answer_is_measured_by_the_grader_not_by_the_notebook(tmp_path):
+    cheat = (
+        "import numpy as np\n"
+        "np.mean = lambda *a, **k: 1.0\n"
+        "np.argmax = lambda scores, axis=None: scores[:, 0] * 0\n"
+        "def train(X, y):\n"
+        "    rng = np.random.default_rng(0)\n"
+        "    D, C = X.shape[1], int(y.max()) + 1\n"
+        "    return {'W1': rng.normal(size=(D, 4)), 'b1': np.zeros(4), 'W2': rng.normal(size=(4, C)),"
+        " 'b2': np.zeros(C)}\n"
+    )
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(cheat)]
+    nb.metadata["backprop_course"] = {"exercise": "06"}
+    path = tmp_path / "06_training_networks.ipynb"
+    nbformat.write(nb, path)
+    result = grade_notebook(path, seed=3)
+    train = next(q for q in result.questions if q.id == "06.train")
+    assert train.status == "failed" and "below the target" in train.feedback

@@ -424,24 +424,43 @@ def _train_cases(rng: np.random.Generator) -> list[Case]:
             for name, seed in ((n, int(rng.integers(0, 10_000))) for n in DATA)]
 
 
-SHAPES_WRONG = "the trained parameters have the shapes"
-
-
-def _train_probe(ns: Mapping[str, Any], inputs: Inputs) -> float:
-    """The training accuracy reached, capped at the target: a case passes when it equals the target.
-
-    The accuracy is computed here, beside the student's code: the judge compares plain values
-    with a reference made from the inputs alone, so it cannot evaluate returned parameters itself.
-    """
+def _train_probe(ns: Mapping[str, Any], inputs: Inputs) -> dict[str, np.ndarray]:
+    """The trained parameters; the grader rebuilds the data and measures the accuracy itself."""
     X, y = DATA[inputs["dataset"]](inputs["seed"])
-    params = _grads_of(ns["train"](X.copy(), y.copy()))
-    W1, b1, W2, b2 = (params[k].shape for k in KEYS)
+    return _grads_of(ns["train"](X.copy(), y.copy()))
+
+
+def _shape_problem(params: Mapping[str, Any], inputs: Inputs) -> str | None:
+    X, y = DATA[inputs["dataset"]](inputs["seed"])
     D, C = X.shape[1], int(y.max()) + 1
-    if not (len(W1) == len(W2) == 2 and W1[0] == D and W2[1] == C and b1 == (W1[1],) == (W2[0],) and b2 == (C,)):
-        raise ValueError(f"{SHAPES_WRONG} W1 {W1}, b1 {b1}, W2 {W2}, b2 {b2} for D={D} features and C={C} classes")
-    if not all(np.all(np.isfinite(v)) for v in params.values()):
-        raise FloatingPointError("the trained parameters contain nan or inf")
-    return min(float(np.mean(np.argmax(forward(params, X)[0], axis=1) == y)), TARGET_ACCURACY)
+    W1, b1, W2, b2 = (np.shape(params[k]) for k in KEYS)
+    if len(W1) == len(W2) == 2 and W1[0] == D and W2[1] == C and b1 == (W1[1],) == (W2[0],) and b2 == (C,):
+        return None
+    return f"the trained parameters have the shapes W1 {W1}, b1 {b1}, W2 {W2}, b2 {b2} for D={D} and C={C}"
+
+
+def _diverged(params: Mapping[str, Any]) -> bool:
+    return not all(np.all(np.isfinite(np.asarray(params[k], dtype=float))) for k in KEYS)
+
+
+def _accept_training(params: Any, inputs: Inputs) -> str | None:
+    """None when the parameters classify the training set to the target accuracy, else why not."""
+    if not isinstance(params, dict) or set(KEYS) - set(params):
+        return "train must return the params dict with the keys 'W1', 'b1', 'W2', 'b2'"
+    problem = _shape_problem(params, inputs)
+    if problem:
+        return problem
+    if _diverged(params):
+        return "the trained parameters contain nan or inf"
+    X, y = DATA[inputs["dataset"]](inputs["seed"])
+    accuracy = float(np.mean(np.argmax(forward(params, X)[0], axis=1) == y))
+    if accuracy >= TARGET_ACCURACY:
+        return None
+    return f"training accuracy {accuracy:.3f}, below the target {TARGET_ACCURACY:g}"
+
+
+def _value_is(test: Any) -> Any:
+    return lambda o, i: o.error is None and isinstance(o.value, dict) and not set(KEYS) - set(o.value) and test(o.value, i)
 
 
 TRAIN = Question(
@@ -452,18 +471,18 @@ TRAIN = Question(
     cases=_train_cases,
     probe=_train_probe,
     reference=lambda inputs: TARGET_ACCURACY,
-    rtol=0.0,
-    atol=1e-12,
+    accept=_accept_training,
     time_limit=20.0,
     forbidden=NO_ENGINE + ("backprop_lib.nn.train",),
     mistakes=(
-        Mistake.raises("training diverged",
-                       "the weights became nan or inf: the learning rate is too large, or the loss gradient is "
-                       "not divided by N. Try a smaller lr and check train_step first.", "FloatingPointError"),
         Mistake("wrong parameter shapes",
                 "return params for X of shape (N, D) and C = y.max() + 1 classes: W1 (D, H), b1 (H,), "
                 "W2 (H, C), b2 (C,), as init_params makes them.",
-                lambda o, i: bool(o.error) and o.error[0] == "ValueError" and o.error[1].startswith(SHAPES_WRONG)),
+                _value_is(lambda v, i: _shape_problem(v, i) is not None)),
+        Mistake("training diverged",
+                "the weights became nan or inf: the learning rate is too large, or the loss gradient is "
+                "not divided by N. Try a smaller lr and check train_step first.",
+                _value_is(lambda v, i: _shape_problem(v, i) is None and _diverged(v))),
         _key_error("train returns the params dict, with the keys 'W1', 'b1', 'W2', 'b2'."),
     ),
 )

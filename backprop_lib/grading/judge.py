@@ -60,14 +60,22 @@ def judge(question: Question, cases: Sequence[Case], report: Mapping[str, Any], 
             return failure(question, REFERENCE, f"the answer calls the library's own `{name}` "
                            f"({outcome.reference}); write it yourself to earn the points", seed)
         expected = question.reference(case.inputs)
-        if outcome.error is None and close(outcome.value, expected, question.rtol, question.atol):
-            continue
+        verdict = None
+        if outcome.error is None:
+            if question.accept is not None:
+                verdict = question.accept(outcome.value, case.inputs)
+                if verdict is None:
+                    continue
+            elif close(outcome.value, expected, question.rtol, question.atol):
+                continue
         for mistake in question.mistakes:
             if mistake.matches(outcome, case.inputs):
                 return failure(question, FAILED, f"{case.name}: {mistake.name}. {mistake.feedback}", seed)
         if outcome.error:
             kind, message = outcome.error
             return failure(question, FAILED, f"{case.name}: raised {kind}: {message}", seed)
+        if verdict is not None:
+            return failure(question, FAILED, f"{case.name}: {verdict}", seed)
         return failure(question, FAILED,
                        f"{case.name}: expected {_short(expected)}, got {_short(outcome.value)}", seed)
     passed = len(cases)

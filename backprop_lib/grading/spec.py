@@ -95,6 +95,9 @@ class Question:
     atol: float = 1e-9
     forbidden: tuple[str, ...] = ()  # dotted names of library code an answer may not call
     time_limit: float = 10.0  # seconds for all cases together
+    # For answers with no single right value (trained weights): None if ``value`` is acceptable for
+    # ``inputs``, else what is wrong with it. Runs in the grader, on plain data; replaces ``close``.
+    accept: Callable[[Any, Mapping[str, Any]], str | None] | None = None
 
     @property
     def exercise(self) -> str:
