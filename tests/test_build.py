@@ -113,3 +113,13 @@ def test_outputs_that_vary_are_kept_while_their_cell_is_unchanged(tmp_path: Path
     main(["build", "--root", str(tmp_path), "--jobs", "1", "--refresh"])
     assert path.read_text() != first
     assert read_notebook(path).cells[2].outputs[0].text == "4\n"
+
+
+def test_prints_split_across_outputs_are_stored_as_one() -> None:
+    nb = _notebook("print(1)")
+    nb.cells[1].execution_count = 1
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="a\n"),
+                           nbformat.v4.new_output("stream", name="stdout", text="b\n"),
+                           nbformat.v4.new_output("stream", name="stderr", text="c\n")]
+    out = normalize(nb)
+    assert [(o.name, o.text) for o in out.cells[1].outputs] == [("stdout", "a\nb\n"), ("stderr", "c\n")]

@@ -123,6 +123,7 @@ def normalize(nb: nbformat.NotebookNode, extra_metadata: dict[str, Any] | None =
         if cell.get("execution_count") is not None:
             count += 1
             cell.execution_count = count
+        cell.outputs = _merged_streams(cell.outputs)
         for out in cell.outputs:
             if out.get("output_type") in ("execute_result", "display_data"):
                 # a widget's live view needs a running kernel: the stored notebook keeps its text form
@@ -132,6 +133,23 @@ def normalize(nb: nbformat.NotebookNode, extra_metadata: dict[str, Any] | None =
                     out.execution_count = count
     nb.metadata[COURSE_KEY]["fingerprint"] = fingerprint(nb)
     return nb
+
+
+def _merged_streams(outputs: list) -> list:
+    """Adjacent prints to one stream as one output: how a slow cell's prints were split varies by run."""
+    merged: list = []
+    for out in outputs:
+        previous = merged[-1] if merged else None
+        if (out.get("output_type") == "stream" and previous is not None
+                and previous.get("output_type") == "stream" and previous.get("name") == out.get("name")):
+            previous["text"] = _joined(previous["text"]) + _joined(out["text"])
+        else:
+            merged.append(out)
+    return merged
+
+
+def _joined(text: str | list[str]) -> str:
+    return text if isinstance(text, str) else "".join(text)
 
 
 def is_fresh(nb: nbformat.NotebookNode) -> bool:

@@ -1,0 +1,791 @@
+"""Exercise 02: sum over paths, and factoring the paths.
+
+Every question works on a graph given as an edge dict ``{(u, v): dv/du}``. The cases are built
+here and cross to the student's process as plain data (``edges`` is a list of ``[u, v, dv/du]``
+triples, listed in no topological order); the probe turns them back into the dict.
+
+The references are written out here rather than taken from ``backprop_lib.graph``: the jacobian
+probe runs them in the student's process, where every call of the library's sweeps is refused.
+Most sweep detectors check each node against its neighbours (``_local_rule``), so they recognise
+a mistake whatever order the answer happened to visit the edges in.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from .spec import Case, Exercise, Mistake, Outcome, Question, close
+
+Edges = dict[tuple[str, str], float]
+
+RTOL, ATOL = 1e-7, 1e-8
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+GREEK = ("α", "β", "γ", "δ", "ε", "ζ")
+MAX_PATHS = 800  # between any two nodes of a random graph: enumerating every path stays fast
+
+_GRAPH = "backprop_lib.graph"
+FORBIDDEN = tuple(f"{_GRAPH}.{name}" for name in
+                  ("count_paths", "sum_over_paths", "forward_mode", "reverse_mode", "topological_order")) + tuple(
+    f"{_GRAPH}.Graph.{name}" for name in ("count_paths", "sum_over_paths", "forward_mode", "reverse_mode",
+                                         "topological_order", "paths", "forward_steps", "reverse_steps"))
+
+
+# --- graphs as plain data ---------------------------------------------------------------------------
+
+
+def _edges(inputs: Mapping[str, Any]) -> Edges:
+    """The case's edge dict, in the order the triples were listed."""
+    return {(str(u), str(v)): float(d) for u, v, d in inputs["edges"]}
+
+
+def _nodes(edges: Mapping[tuple[str, str], float]) -> list[str]:
+    return list(dict.fromkeys(n for pair in edges for n in pair))
+
+
+def _neighbours(edges: Mapping[tuple[str, str], float]) -> tuple[dict, dict]:
+    """``out[v]``: pairs (u, du/dv) for u in out(v); ``into[v]``: pairs (w, dv/dw) for the edges w -> v."""
+    out: dict[str, list] = {n: [] for n in _nodes(edges)}
+    into: dict[str, list] = {n: [] for n in out}
+    for (u, v), d in edges.items():
+        out[u].append((v, d))
+        into[v].append((u, d))
+    return out, into
+
+
+def _order(edges: Mapping[tuple[str, str], float]) -> list[str]:
+    """Kahn's algorithm: every node before the nodes it feeds."""
+    out, into = _neighbours(edges)
+    waiting = {n: len(into[n]) for n in out}
+    order = [n for n in out if waiting[n] == 0]
+    for u in order:  # the list grows while we walk it
+        for v, _ in out[u]:
+            waiting[v] -= 1
+            if waiting[v] == 0:
+                order.append(v)
+    return order
+
+
+def _forward(edges: Mapping[tuple[str, str], float], source: str) -> dict[str, float]:
+    """d v / d source for every node v, summing the paths coming in."""
+    _, into = _neighbours(edges)
+    total: dict[str, float] = {}
+    for v in _order(edges):
+        total[v] = 1.0 if v == source else math.fsum(d * total[w] for w, d in into[v])
+    return total
+
+
+def _reverse(edges: Mapping[tuple[str, str], float], target: str) -> dict[str, float]:
+    """d target / d v for every node v, merging the paths going out."""
+    out, _ = _neighbours(edges)
+    total: dict[str, float] = {}
+    for v in reversed(_order(edges)):
+        total[v] = 1.0 if v == target else math.fsum(d * total[u] for u, d in out[v])
+    return {n: total[n] for n in _nodes(edges)}
+
+
+def _count_from(edges: Mapping[tuple[str, str], float], source: str) -> dict[str, int]:
+    """The number of paths from ``source`` to every node, in one sweep."""
+    out, _ = _neighbours(edges)
+    count = dict.fromkeys(out, 0)
+    count[source] = 1
+    for u in _order(edges):
+        for v, _ in out[u]:
+            count[v] += count[u]
+    return count
+
+
+def _count(edges: Mapping[tuple[str, str], float], source: str, target: str) -> int:
+    return _count_from(edges, source)[target]
+
+
+def _paths(edges: Mapping[tuple[str, str], float], source: str, target: str) -> list[list[float]]:
+    """The edge derivatives along every path from ``source`` to ``target``."""
+    out, _ = _neighbours(edges)
+    found, stack = [], [(source, [])]
+    while stack:
+        node, factors = stack.pop()
+        if node == target:
+            found.append(factors)
+            continue
+        stack.extend((v, factors + [d]) for v, d in out[node])
+    return found
+
+
+def _reached(edges: Mapping[tuple[str, str], float], source: str) -> set[str]:
+    """The nodes some path from ``source`` reaches, ``source`` included."""
+    return {v for v, n in _count_from(edges, source).items() if n}
+
+
+# --- case generators ---------------------------------------------------------------------------------
+
+
+def _derivative(rng: np.random.Generator) -> float:
+    """A random edge derivative, never near 0 or +-1 (where a path sum could pass for a path count)."""
+    while True:
+        d = round(float(rng.uniform(-2.5, 2.5)), 2)
+        if abs(d) >= 0.3 and abs(abs(d) - 1.0) > 0.05:
+            return d
+
+
+def _triples(edges: Mapping[tuple[str, str], float]) -> list[list]:
+    return [[u, v, d] for (u, v), d in edges.items()]
+
+
+def _shuffled(rng: np.random.Generator, edges: Edges) -> Edges:
+    items = list(edges.items())
+    return dict(items[i] for i in rng.permutation(len(items)))
+
+
+def lesson_graph(a: float = 2.0, b: float = 1.0) -> Edges:
+    """The lesson-01 graph of e = (a + b)(b + 1), with c = a + b and d = b + 1."""
+    c, d = a + b, b + 1
+    return {("a", "c"): 1.0, ("b", "c"): 1.0, ("b", "d"): 1.0, ("c", "e"): d, ("d", "e"): c}
+
+
+def staged_example(derivatives: list[float]) -> Edges:
+    """The lesson's 3x3 example: X -> Y by routes alpha, beta, gamma, Y -> Z by delta, epsilon, zeta.
+
+    Each route passes through a relay node named after its letter: the edge into the relay carries
+    the derivative, the edge out of it carries 1.
+    """
+    edges: Edges = {}
+    for k, (hub, nxt) in enumerate((("X", "Y"), ("Y", "Z"))):
+        for i in range(3):
+            letter = GREEK[3 * k + i]
+            edges[(hub, letter)] = derivatives[3 * k + i]
+            edges[(letter, nxt)] = 1.0
+    return edges
+
+
+def stage_chain(rng: np.random.Generator, stages: int, width: int) -> Edges:
+    """Hubs X0 ... X<stages>, each stage joined by ``width`` routes through relays Xk.i."""
+    edges: Edges = {}
+    for k in range(stages):
+        for i in range(width):
+            edges[(f"X{k}", f"X{k}.{i}")] = _derivative(rng)
+            edges[(f"X{k}.{i}", f"X{k + 1}")] = 1.0
+    return edges
+
+
+def random_dag(rng: np.random.Generator, n: int) -> tuple[list[str], Edges]:
+    """A random DAG on ``n`` letters: its nodes in a topological order, and its edges shuffled.
+
+    The letters are assigned at random, so neither alphabetical order nor the order of the edges
+    is a topological order. The first two or three nodes are inputs; every other node has one to
+    three inputs among the nodes before it. Path counts stay below ``MAX_PATHS``.
+    """
+    inputs = 2 if n < 10 else 3
+    while True:
+        names = [str(s) for s in rng.permutation(list(LETTERS))[:n]]
+        pairs = []
+        for j in range(inputs, n):
+            k = int(rng.integers(1, min(3, j) + 1))
+            pairs += [(int(i), j) for i in sorted(rng.choice(j, size=k, replace=False))]
+        for i in range(inputs):
+            if not any(a == i for a, _ in pairs):
+                pairs.append((i, int(rng.integers(inputs, n))))
+        edges = {(names[i], names[j]): _derivative(rng) for i, j in pairs}
+        if max(max(_count_from(edges, s).values()) for s in names) <= MAX_PATHS:
+            return names, _shuffled(rng, edges)
+
+
+def _describe(edges: Edges, what: str) -> str:
+    return f"{what} ({len(_nodes(edges))} nodes, {len(edges)} edges)"
+
+
+# --- count_paths and sum_over_paths: cases -------------------------------------------------------------
+
+
+def _pair_cases(function: str, rng: np.random.Generator) -> list[Case]:
+    """Source/target pairs: the staged example, the lesson graph, random DAGs, a deeper chain, no path."""
+    graphs: list[tuple[str, Edges, str, str]] = [
+        ("the 3x3 staged example", _shuffled(rng, staged_example([_derivative(rng) for _ in range(6)])), "X", "Z"),
+        ("the lesson-01 graph at a=2, b=1", lesson_graph(), "b", "e"),
+    ]
+    for n in (8, 12, 18, 24):
+        graphs.append(_pair_in_random_dag(rng, n))
+    a, b = (round(float(x), 2) for x in rng.uniform(-3, 3, 2))
+    graphs.append((f"the lesson-01 graph at a={a:g}, b={b:g}", lesson_graph(a, b), "a", "e"))
+    stages, width = int(rng.integers(3, 6)), int(rng.integers(2, 4))
+    graphs.append((f"a chain of {stages} stages of {width} routes", _shuffled(rng, stage_chain(rng, stages, width)),
+                   "X0", f"X{stages}"))
+    names, edges = random_dag(rng, 10)
+    s, t = next((s, t) for s in names[3:] for t in names[:3] if s != t)  # t is an input: no path
+    graphs.append((_describe(edges, "a random DAG"), edges, s, t))
+    return [Case(f"{function}({what}, {s!r}, {t!r})", {"edges": _triples(edges), "source": s, "target": t},
+                 visible=k < 3) for k, (what, edges, s, t) in enumerate(graphs)]
+
+
+def _pair_in_random_dag(rng: np.random.Generator, n: int) -> tuple[str, Edges, str, str]:
+    """A random DAG and a source/target pair joined by several paths (three or more when possible)."""
+    while True:
+        names, edges = random_dag(rng, n)
+        counts = {(s, t): k for s in names for t, k in _count_from(edges, s).items()}
+        for least in (3, 2):
+            pairs = [pair for pair, k in counts.items() if k >= least]
+            if pairs:
+                s, t = pairs[int(rng.integers(len(pairs)))]
+                return _describe(edges, "a random DAG"), edges, s, t
+
+
+def _pair_probe(function: str) -> Callable[[Mapping[str, Any], Mapping[str, Any]], float]:
+    def probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> float:
+        return float(ns[function](_edges(inputs), inputs["source"], inputs["target"]))
+
+    return probe
+
+
+def _pair(inputs: Mapping[str, Any]) -> tuple[Edges, str, str]:
+    return _edges(inputs), inputs["source"], inputs["target"]
+
+
+def _value(outcome: Outcome) -> float | None:
+    if outcome.error or outcome.reference or not isinstance(outcome.value, (int, float)):
+        return None
+    return float(outcome.value)
+
+
+def _near(x: float, y: float) -> bool:
+    return close(x, y, 1e-6, 1e-9)
+
+
+def _number_mistake(name: str, feedback: str, reference: Callable[[Mapping[str, Any]], float],
+                    wrong: Callable[[Mapping[str, Any]], list[float]]) -> Mistake:
+    """A wrong number that is one of ``wrong(inputs)`` (and not the right one, where they coincide)."""
+    def matches(outcome: Outcome, inputs: Mapping[str, Any]) -> bool:
+        got = _value(outcome)
+        return (got is not None and not _near(got, reference(inputs))
+                and any(_near(got, w) for w in wrong(inputs)))
+
+    return Mistake(name, feedback, matches)
+
+
+# --- count_paths ------------------------------------------------------------------------------------------
+
+
+def _explored_once(inputs: Mapping[str, Any]) -> float:
+    """A search with a visited set expands each node once: it counts the edges into the target."""
+    edges, s, t = _pair(inputs)
+    reached = _reached(edges, s) - {t}
+    return float(sum(1 for u, v in edges if v == t and u in reached))
+
+
+def _number_of_paths(inputs: Mapping[str, Any]) -> float:
+    return float(_count(*_pair(inputs)))
+
+
+def _path_sum(inputs: Mapping[str, Any]) -> float:
+    return math.fsum(math.prod(p) for p in _paths(*_pair(inputs)))
+
+
+COUNT_PATHS = Question(
+    id="02.count_paths",
+    points=2,
+    title="Count the paths",
+    symbols=("count_paths",),
+    cases=lambda rng: _pair_cases("count_paths", rng),
+    probe=_pair_probe("count_paths"),
+    reference=_number_of_paths,
+    rtol=RTOL,
+    atol=ATOL,
+    forbidden=FORBIDDEN,
+    mistakes=(
+        _number_mistake("paths weighted by their edge derivatives",
+                        "that is the sum over paths of the products, not the number of paths: every path "
+                        "counts 1, whatever numbers its edges carry.",
+                        _number_of_paths, lambda i: [_path_sum(i)]),
+        _number_mistake("each node explored only once",
+                        "a visited set (as in a reachability search) lets a node be expanded only once, so "
+                        "the paths through it after the first are lost. Paths may share nodes: add up the "
+                        "counts of every route, count(u) = sum over v in out(u) of count(v).",
+                        _number_of_paths, lambda i: [_explored_once(i)]),
+        _number_mistake("only one path found",
+                        "the answer is 1 although several paths lead to the target: keep searching after the "
+                        "first path (or after the first visit of the target), and ADD the counts where paths "
+                        "merge.", _number_of_paths, lambda i: [1.0]),
+    ),
+)
+
+
+# --- sum_over_paths -------------------------------------------------------------------------------------
+
+
+def _product_at_merges(inputs: Mapping[str, Any]) -> list[float]:
+    """Two ways to multiply where the sum should add: over whole paths, and node by node."""
+    edges, s, t = _pair(inputs)
+    over_paths = math.prod(math.prod(p) for p in _paths(edges, s, t))
+    _, into = _neighbours(edges)
+    reached = _reached(edges, s)
+    total: dict[str, float] = {}
+    for v in _order(edges):
+        terms = [d * total[w] for w, d in into[v] if w in reached]
+        total[v] = 1.0 if v == s else (math.prod(terms) if terms and v in reached else 0.0)
+    return [over_paths, total[t]]
+
+
+SUM_OVER_PATHS = Question(
+    id="02.sum_over_paths",
+    points=2,
+    title="The derivative as a sum over paths",
+    symbols=("sum_over_paths",),
+    cases=lambda rng: _pair_cases("sum_over_paths", rng),
+    probe=_pair_probe("sum_over_paths"),
+    reference=_path_sum,
+    rtol=RTOL,
+    atol=ATOL,
+    forbidden=FORBIDDEN,
+    mistakes=(
+        _number_mistake("paths counted instead of their products summed",
+                        "each path contributes the PRODUCT of the edge derivatives along it, not 1: "
+                        "multiply dv/du along the path, then add the paths.",
+                        _path_sum, lambda i: [_number_of_paths(i)]),
+        _number_mistake("edge derivatives added along a path",
+                        "along one path the chain rule MULTIPLIES the edge derivatives (a nudge is scaled "
+                        "by each edge in turn); only different paths are added.",
+                        _path_sum, lambda i: [math.fsum(math.fsum(p) for p in _paths(*_pair(i)))]),
+        _number_mistake("paths multiplied where they merge",
+                        "where paths meet, their contributions ADD (for a tiny nudge everything is linear): "
+                        "sum the path products, do not multiply them.", _path_sum, _product_at_merges),
+        _number_mistake("only one path taken",
+                        "the answer is the product along a single path: every path from source to target "
+                        "contributes, so add the products of all of them.",
+                        _path_sum, lambda i: [math.prod(p) for p in _paths(*_pair(i))]),
+    ),
+)
+
+
+# --- forward_mode and reverse_mode ---------------------------------------------------------------------
+
+
+def _sweep_cases(function: str, rng: np.random.Generator) -> list[Case]:
+    """Sweeps from a start node: random DAGs (mostly started inside), the lesson graph, the staged example.
+
+    The first case starts inside a random DAG, where the sweep and the sweep the other way round
+    both have nonzero entries, so that the first failure tells the two apart.
+    """
+    forward = function == "forward_mode"
+    key = "source" if forward else "target"
+    staged = staged_example([_derivative(rng) for _ in range(6)])
+    graphs = [_random_sweep(rng, 9, forward),
+              ("the lesson-01 graph at a=2, b=1", lesson_graph(), "b" if forward else "e"),
+              ("the 3x3 staged example", _telling_listing(rng, staged, "X" if forward else "Z", forward),
+               "X" if forward else "Z")]
+    graphs += [_random_sweep(rng, n, forward, inside=n != 6) for n in (6, 12, 16, 22)]
+    a, b = (round(float(x), 2) for x in rng.uniform(-3, 3, 2))
+    graphs.append((f"the lesson-01 graph at a={a:g}, b={b:g}", lesson_graph(a, b), "a" if forward else "c"))
+    return [Case(f"{function}({what}, {start!r})", {"edges": _triples(edges), key: start}, visible=k < 3)
+            for k, (what, edges, start) in enumerate(graphs)]
+
+
+def _random_sweep(rng: np.random.Generator, n: int, forward: bool, inside: bool = True) -> tuple[str, Edges, str]:
+    """A random DAG and a telling start node: one with neighbours on both sides, if ``inside``."""
+    while True:
+        names, edges = random_dag(rng, n)
+        starts = [s for s in names if _sweep_is_telling(edges, s, forward)]
+        if inside:
+            starts = [s for s in starts if any(v == s for _, v in edges) and any(u == s for u, _ in edges)]
+        if starts:
+            start = starts[int(rng.integers(len(starts)))]
+            return _describe(edges, "a random DAG"), _telling_listing(rng, edges, start, forward), start
+
+
+def _telling_listing(rng: np.random.Generator, edges: Edges, start: str, forward: bool) -> Edges:
+    """The edges listed in an order in which a sweep that follows the listing does not look like
+    one that overwrites totals, so that the two mistakes get their own names."""
+    key = "source" if forward else "target"
+    best, best_score = edges, -1
+    for _ in range(60):
+        edges = _shuffled(rng, edges)
+        inputs = {"edges": _triples(edges), key: start}
+        answers = _out_of_order(inputs)
+        score = len(answers) - sum(_overwrites(w, inputs) for w in answers)
+        if score > best_score:
+            best, best_score = edges, score
+        if score == len(answers):
+            break
+    return best
+
+
+def _overwrites(answer: dict[str, float], inputs: Mapping[str, Any]) -> bool:
+    return _local_rule(_assigned)(Outcome(value=answer), inputs)
+
+
+def _sweep_is_telling(edges: Edges, start: str, forward: bool) -> bool:
+    """The sweep merges several reached paths at some node, leaves some node at 0, and has a node
+    whose only edge (coming in, in forward mode; going out, in reverse mode) is one from the start.
+
+    That last node holds a nonzero total even in an answer that overwrites instead of adding,
+    which tells such an answer apart from one that swept in the wrong direction.
+    """
+    flipped = edges if forward else {(v, u): d for (u, v), d in edges.items()}
+    reached = _reached(flipped, start)
+    feeding = {v: [u for u, w in flipped if w == v] for v in _nodes(edges)}
+    merges = any(sum(1 for u in feeding[v] if u in reached) >= 2 for v in reached)
+    sole = any(feeding[v] == [start] for v in reached)
+    return merges and sole and len(reached) < len(_nodes(edges))
+
+
+def _sweep_probe(function: str, key: str) -> Callable[[Mapping[str, Any], Mapping[str, Any]], dict]:
+    def probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, float]:
+        result = ns[function](_edges(inputs), inputs[key])
+        if not isinstance(result, Mapping):
+            raise TypeError(f"{function} must return a dict {{node: derivative}}, got {type(result).__name__}")
+        return {str(node): float(x) for node, x in result.items()}
+
+    return probe
+
+
+def _sweep(inputs: Mapping[str, Any]) -> dict[str, float]:
+    edges = _edges(inputs)
+    return _forward(edges, inputs["source"]) if "source" in inputs else _reverse(edges, inputs["target"])
+
+
+def _filled(outcome: Outcome, inputs: Mapping[str, Any]) -> dict[str, float] | None:
+    """The answer with every missing node read as 0; None if it is not a dict of the graph's nodes."""
+    got = outcome.value
+    nodes = _nodes(_edges(inputs))
+    if outcome.error or outcome.reference or not isinstance(got, dict) or set(got) - set(nodes):
+        return None
+    if not all(isinstance(x, (int, float)) for x in got.values()):
+        return None
+    return {n: float(got.get(n, 0.0)) for n in nodes}
+
+
+def _same(a: Mapping[str, float], b: Mapping[str, float]) -> bool:
+    return all(_near(a[n], b[n]) for n in b)
+
+
+def _answer_is(wrong: Callable[[Mapping[str, Any]], list[dict[str, float]]]) -> Callable[[Outcome, Mapping], bool]:
+    """Matches when the answer, missing nodes read as 0, is wrong and equals one of ``wrong(inputs)``."""
+    def matches(outcome: Outcome, inputs: Mapping[str, Any]) -> bool:
+        got = _filled(outcome, inputs)
+        return (got is not None and not _same(got, _sweep(inputs))
+                and any(_same(got, w) for w in wrong(inputs)))
+
+    return matches
+
+
+def _swapped(inputs: Mapping[str, Any]) -> list[dict[str, float]]:
+    """The other mode's sweep from the same node, unless it is 1 at that node and 0 everywhere else."""
+    edges = _edges(inputs)
+    other = _reverse(edges, inputs["source"]) if "source" in inputs else _forward(edges, inputs["target"])
+    return [] if _same(other, _start_only(inputs)[0]) else [other]
+
+
+def _start_only(inputs: Mapping[str, Any]) -> list[dict[str, float]]:
+    start = inputs.get("source", inputs.get("target"))
+    return [{n: float(n == start) for n in _nodes(_edges(inputs))}]
+
+
+def _all_zero(inputs: Mapping[str, Any]) -> list[dict[str, float]]:
+    return [dict.fromkeys(_nodes(_edges(inputs)), 0.0)]
+
+
+def _out_of_order(inputs: Mapping[str, Any]) -> list[dict[str, float]]:
+    """The sweep done edge by edge in the order the dict lists them (backwards too, in reverse mode)."""
+    edges = _edges(inputs)
+    nodes = _nodes(edges)
+    forward = "source" in inputs
+    listing = list(edges.items())
+    answers = []
+    for edge_order in ([listing] if forward else [listing, listing[::-1]]):
+        total = dict.fromkeys(nodes, 0.0)
+        total[inputs["source"] if forward else inputs["target"]] = 1.0
+        for (u, v), d in edge_order:
+            if forward:
+                total[v] += d * total[u]
+            else:
+                total[u] += d * total[v]
+        answers.append(total)
+    return answers
+
+
+def _out_of_order_not_overwriting(inputs: Mapping[str, Any]) -> list[dict[str, float]]:
+    """The out-of-order sweeps that no overwriting sweep could also have produced."""
+    return [w for w in _out_of_order(inputs) if not _overwrites(w, inputs)]
+
+
+def _local_rule(rule: Callable[[float, list[tuple[float, float]]], bool]) -> Callable[[Outcome, Mapping], bool]:
+    """Matches a wrong answer in which every node obeys ``rule`` with its neighbours' (answered) totals.
+
+    In forward mode a node's neighbours are the nodes it is computed from; in reverse mode, the
+    nodes it feeds. The start node must hold 1. Checking node by node makes the detector
+    independent of the order in which the answer happened to visit the edges.
+    """
+    def matches(outcome: Outcome, inputs: Mapping[str, Any]) -> bool:
+        got = _filled(outcome, inputs)
+        if got is None or _same(got, _sweep(inputs)):
+            return False
+        out, into = _neighbours(_edges(inputs))
+        forward = "source" in inputs
+        start = inputs["source"] if forward else inputs["target"]
+        neighbours = into if forward else out
+        return _near(got[start], 1.0) and all(
+            rule(got[v], [(d, got[w]) for w, d in neighbours[v]]) for v in got if v != start)
+
+    return matches
+
+
+def _assigned(value: float, terms: list[tuple[float, float]]) -> bool:
+    return _near(value, 0.0) if not terms else any(_near(value, d * t) for d, t in terms)
+
+
+def _partial_sum(value: float, terms: list[tuple[float, float]]) -> bool:
+    """The sum of some of the terms: what a node holds when some neighbours were not final yet."""
+    products = [d * t for d, t in terms]
+    return any(_near(value, math.fsum(chosen))
+               for r in range(len(products) + 1) for chosen in itertools.combinations(products, r))
+
+
+def _multiplied_at_node(value: float, terms: list[tuple[float, float]]) -> bool:
+    """The product of the terms, of the nonzero terms only, or, with no terms, 0 or the empty product 1."""
+    products = [d * t for d, t in terms]
+    nonzero = [p for p in products if p != 0.0]
+    candidates = [math.prod(products), math.prod(nonzero)] if products else [0.0, 1.0]
+    return any(_near(value, c) for c in candidates)
+
+
+def _missing_nodes(outcome: Outcome, inputs: Mapping[str, Any]) -> bool:
+    got = outcome.value
+    expected = _sweep(inputs)
+    if _filled(outcome, inputs) is None or set(got) == set(expected):
+        return False
+    return all(_near(got.get(n, 0.0), x) for n, x in expected.items())
+
+
+def _sweep_mistakes(forward: bool) -> tuple[Mistake, ...]:
+    here, there = ("forward", "reverse") if forward else ("reverse", "forward")
+    start, fix = (("source", "d v / d source for every node v: sum over the edges COMING IN to v")
+                  if forward else
+                  ("target", "d target / d v for every node v: sum over the edges GOING OUT of v"))
+    merge, neighbours = ("comes in from several nodes", "coming in") if forward else (
+        "feeds several nodes", "going out")
+    order_feedback = (
+        "a dict lists its edges in no particular order (and names sort in no useful order): when an "
+        f"edge is used, the node it {'comes from' if forward else 'leads to'} must already have its final "
+        f"total. Visit the nodes in {'topological' if forward else 'reverse topological'} order.")
+    return (
+        Mistake(f"{there} mode computed instead of {here} mode",
+                f"the answer is the derivative the other way round. {here.capitalize()} mode returns {fix}.",
+                _answer_is(_swapped)),
+        Mistake("the sweep went the wrong way",
+                f"only the {start} has a nonzero derivative. {here.capitalize()} mode visits the nodes in "
+                f"{'topological' if forward else 'reverse topological'} order, from the {start} "
+                f"{'towards the outputs' if forward else 'back towards the inputs'}, and returns {fix}.",
+                _answer_is(_start_only)),
+        Mistake(f"the {start}'s own derivative was lost",
+                f"every total is 0: d {start} / d {start} = 1 seeds the sweep. Set the {start} to 1 and "
+                f"do not recompute it from its neighbours, even when it has some.",
+                _answer_is(_all_zero)),
+        Mistake("edges used out of topological order", order_feedback, _answer_is(_out_of_order_not_overwriting)),
+        Mistake("derivative assigned instead of accumulated",
+                f"where a node {merge}, each edge {neighbours} adds one term: accumulate with += (or "
+                "sum the terms) instead of overwriting the total with the last edge's term. (If you do "
+                f"add them, the totals you added were not final yet: visit the nodes in "
+                f"{'topological' if forward else 'reverse topological'} order.)",
+                _local_rule(_assigned)),
+        Mistake("edges used out of topological order", order_feedback, _local_rule(_partial_sum)),
+        Mistake("terms multiplied instead of added at a merge",
+                f"the terms of the edges {neighbours} of a node are ADDED: each is the sum over a "
+                "different set of paths. Multiply only along an edge (edge derivative times total).",
+                _local_rule(_multiplied_at_node)),
+        Mistake("nodes left out of the dict",
+                "return an entry for EVERY node of the graph: a node with no path "
+                f"{'from the source' if forward else 'to the target'} has derivative 0, and it must be "
+                "there with the value 0.", _missing_nodes),
+    )
+
+
+FORWARD_MODE = Question(
+    id="02.forward_mode",
+    points=3,
+    title="Forward-mode differentiation",
+    symbols=("forward_mode",),
+    cases=lambda rng: _sweep_cases("forward_mode", rng),
+    probe=_sweep_probe("forward_mode", "source"),
+    reference=_sweep,
+    rtol=RTOL,
+    atol=ATOL,
+    forbidden=FORBIDDEN,
+    mistakes=_sweep_mistakes(forward=True),
+)
+
+REVERSE_MODE = Question(
+    id="02.reverse_mode",
+    points=3,
+    title="Reverse-mode differentiation",
+    symbols=("reverse_mode",),
+    cases=lambda rng: _sweep_cases("reverse_mode", rng),
+    probe=_sweep_probe("reverse_mode", "target"),
+    reference=_sweep,
+    rtol=RTOL,
+    atol=ATOL,
+    forbidden=FORBIDDEN,
+    mistakes=_sweep_mistakes(forward=False),
+)
+
+
+# --- jacobian(edges, inputs, outputs): the cheaper mode ------------------------------------------------
+
+
+def _fan_out(rng: np.random.Generator, m: int) -> Edges:
+    """One input t feeding a shared u and, through it (and once directly), m outputs y0 ... y(m-1)."""
+    edges = {("t", "u"): _derivative(rng), ("t", "y0"): _derivative(rng)}
+    edges |= {("u", f"y{j}"): _derivative(rng) for j in range(m)}
+    return _shuffled(rng, edges)
+
+
+def _connected_blocks(rng: np.random.Generator, n: int, n_in: int, n_out: int) -> tuple[Edges, list[str], list[str]]:
+    """A random DAG with ``n_in`` early and ``n_out`` later nodes, most outputs depending on most inputs."""
+    while True:
+        names, edges = random_dag(rng, n)
+        for _ in range(20):
+            ins = [str(x) for x in rng.choice(names[: n // 2], size=n_in, replace=False)]
+            outs = [str(y) for y in rng.choice(names[n // 2:], size=n_out, replace=False)]
+            linked = sum(1 for x in ins for y in _reached(edges, x) if y in outs)
+            if 3 * linked >= 2 * n_in * n_out:
+                return edges, ins, outs
+
+
+def _jacobian_cases(rng: np.random.Generator) -> list[Case]:
+    graphs: list[tuple[str, Edges, list[str], list[str]]] = [
+        ("the lesson-01 graph at a=2, b=1", lesson_graph(), ["a", "b"], ["e"]),
+    ]
+    m = int(rng.integers(3, 6))
+    graphs.append((f"one input t, {m} outputs", _fan_out(rng, m), ["t"], [f"y{j}" for j in range(m)]))
+    for n, (n_in, n_out) in zip((10, 12, 16, 20, 24), ((2, 3), (3, 1), (1, 4), (4, 2), (2, 5))):
+        edges, ins, outs = _connected_blocks(rng, n, n_in, n_out)
+        graphs.append((_describe(edges, "a random DAG"), edges, ins, outs))
+    return [Case(f"jacobian({what}, inputs={ins}, outputs={outs})",
+                 {"edges": _triples(edges), "inputs": ins, "outputs": outs}, visible=k < 3)
+            for k, (what, edges, ins, outs) in enumerate(graphs)]
+
+
+_ABSENT = object()
+
+
+def _jacobian_probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict:
+    """Run ``jacobian`` with correct, counting sweeps in place of the answer's own.
+
+    The answer calls ``forward_mode`` and ``reverse_mode`` by name from its module's globals; the
+    probe puts counting versions there for the duration of the call, so this question grades the
+    choice of mode and the assembly of the Jacobian, whatever the other answers do.
+    """
+    fn = ns["jacobian"]
+    home = getattr(fn, "__globals__", ns)
+    sweeps = {"forward": 0, "reverse": 0}
+
+    def forward_mode(edges: Mapping, source: str) -> dict[str, float]:
+        sweeps["forward"] += 1
+        return _forward(dict(edges), source)
+
+    def reverse_mode(edges: Mapping, target: str) -> dict[str, float]:
+        sweeps["reverse"] += 1
+        return _reverse(dict(edges), target)
+
+    saved = {name: home.get(name, _ABSENT) for name in ("forward_mode", "reverse_mode")}
+    home["forward_mode"], home["reverse_mode"] = forward_mode, reverse_mode
+    try:
+        result = fn(_edges(inputs), list(inputs["inputs"]), list(inputs["outputs"]))
+    finally:
+        for name, original in saved.items():
+            if original is _ABSENT:
+                home.pop(name, None)
+            else:
+                home[name] = original
+    if not isinstance(result, Mapping) or not all(isinstance(row, Mapping) for row in result.values()):
+        raise TypeError("jacobian must return a dict of dicts, J[y][x] = dy/dx")
+    matrix = {str(y): {str(x): float(v) for x, v in row.items()} for y, row in result.items()}
+    return {"jacobian": matrix, "sweeps": dict(sweeps)}
+
+
+def _matrix(inputs: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    edges = _edges(inputs)
+    rows = {y: _reverse(edges, y) for y in inputs["outputs"]}
+    return {y: {x: rows[y][x] for x in inputs["inputs"]} for y in inputs["outputs"]}
+
+
+def _cheaper(inputs: Mapping[str, Any]) -> dict[str, int]:
+    n, m = len(inputs["inputs"]), len(inputs["outputs"])
+    return {"forward": n, "reverse": 0} if n < m else {"forward": 0, "reverse": m}
+
+
+def _jacobian(inputs: Mapping[str, Any]) -> dict:
+    return {"jacobian": _matrix(inputs), "sweeps": _cheaper(inputs)}
+
+
+Matcher = Callable[[Outcome, Mapping[str, Any]], bool]
+
+
+def _right_values_but(sweeps: Callable[[Mapping[str, Any]], list[dict[str, int]]]) -> Matcher:
+    """Matches right derivatives obtained with one of the sweep counts ``sweeps(inputs)``."""
+    def matches(outcome: Outcome, inputs: Mapping[str, Any]) -> bool:
+        got = outcome.value
+        if outcome.error or outcome.reference or not isinstance(got, dict):
+            return False
+        return (close(got.get("jacobian"), _matrix(inputs), RTOL, ATOL)
+                and any(got.get("sweeps") == s for s in sweeps(inputs)))
+
+    return matches
+
+
+def _dearer(inputs: Mapping[str, Any]) -> list[dict[str, int]]:
+    n, m = len(inputs["inputs"]), len(inputs["outputs"])
+    return [{"forward": 0, "reverse": m} if n < m else {"forward": n, "reverse": 0}]
+
+
+def _per_entry(inputs: Mapping[str, Any]) -> list[dict[str, int]]:
+    entries = len(inputs["inputs"]) * len(inputs["outputs"])
+    return [{"forward": entries, "reverse": 0}, {"forward": 0, "reverse": entries}]
+
+
+def _transposed(outcome: Outcome, inputs: Mapping[str, Any]) -> bool:
+    got = outcome.value
+    if outcome.error or outcome.reference or not isinstance(got, dict):
+        return False
+    matrix = _matrix(inputs)
+    flipped = {x: {y: matrix[y][x] for y in matrix} for x in inputs["inputs"]}
+    return close(got.get("jacobian"), flipped, RTOL, ATOL)
+
+
+JACOBIAN = Question(
+    id="02.jacobian",
+    points=2,
+    title="The whole Jacobian with the fewest sweeps",
+    symbols=("jacobian",),
+    cases=_jacobian_cases,
+    probe=_jacobian_probe,
+    reference=_jacobian,
+    rtol=RTOL,
+    atol=ATOL,
+    forbidden=FORBIDDEN,
+    mistakes=(
+        Mistake("the more expensive mode",
+                "the derivatives are right, but the other mode needs fewer sweeps: forward mode costs one "
+                "sweep per input, reverse mode one per output. Use forward mode when there are fewer "
+                "inputs than outputs, reverse mode otherwise.",
+                _right_values_but(_dearer)),
+        Mistake("one sweep per entry",
+                "one sweep gives a whole column (forward, one input) or a whole row (reverse, one output) "
+                "of the Jacobian: call it once per input or once per output and keep its dict, not once "
+                "per entry.", _right_values_but(_per_entry)),
+        Mistake("not built from sweeps",
+                "the derivatives are right, but the answer never calls forward_mode or reverse_mode: "
+                "build the Jacobian from sweeps (called by those names), one per input or one per output.",
+                _right_values_but(lambda i: [{"forward": 0, "reverse": 0}])),
+        Mistake("the Jacobian is transposed",
+                "index it by output first: J[y][x] = dy/dx, one inner dict per output y.", _transposed),
+    ),
+)
+
+
+EXERCISE = Exercise(
+    number="02",
+    title="Sum over paths, and factoring the paths",
+    notebook="02_paths_and_modes",
+    questions=(COUNT_PATHS, SUM_OVER_PATHS, FORWARD_MODE, REVERSE_MODE, JACOBIAN),
+)
