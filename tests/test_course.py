@@ -54,3 +54,9 @@ def test_the_fixed_questions_of_the_course_plan_exist():
             continue
         symbols = {s for q in EXERCISES[number].questions for s in q.symbols}
         assert set(names) <= symbols, number
+
+
+def test_seven_exercises_and_at_least_twenty_five_graded_questions():
+    assert NUMBERS == [f"{n:02d}" for n in range(1, 8)]
+    assert [p.name[:2] for p in numbered(ROOT, "lessons")] == NUMBERS
+    assert len(QUESTIONS) >= 25
