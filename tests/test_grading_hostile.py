@@ -188,3 +188,10 @@ def test_a_training_answer_is_measured_by_the_grader_not_by_the_notebook(tmp_pat
     result = grade_notebook(path, seed=3)
     train = next(q for q in result.questions if q.id == "06.train")
     assert train.status == "failed" and "below the target" in train.feedback
+
+
+def test_check_cells_do_no_work_inside_the_grader(tmp_path):
+    probe = ("from backprop_lib.grading import check\n"
+             "assert check('01.product_rule').result is None, 'check() ran its tests during grading'")
+    result = grade_notebook(submission(tmp_path, probe), seed=1, limits=FAST)
+    assert result.cell_errors == [] and result.score == 8

@@ -145,6 +145,7 @@ def _child(channel: int, cells: list[str], skip_cells: set[int], exercise: Exerc
 
     try:
         _confine(scratch, limits, cpu_seconds)
+        sys.modules["backprop_lib.grading.check"].SKIP_WHILE_GRADING = True  # the module, not check()
         main = types.ModuleType("__main__")  # the notebook's globals, where check() looks too
         sys.modules["__main__"] = main
         namespace = main.__dict__
@@ -238,6 +239,21 @@ def _run_child(cells: list[str], skip: set[int], exercise: Exercise, cases: Mapp
         return messages, problem
 
 
+_WARM = False
+
+
+def _warm_up() -> None:
+    """Import, once, what exercise notebooks import, so that every forked child starts with it."""
+    global _WARM
+    if not _WARM:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot  # noqa: F401
+
+        _WARM = True
+
+
 def grade_notebook(path: str | os.PathLike, seed: int | None = None, student: str | None = None,
                    limits: Limits = Limits()) -> SubmissionResult:
     """Grade the notebook at ``path``; raises ``GradingError`` if it cannot be graded at all."""
@@ -247,6 +263,7 @@ def grade_notebook(path: str | os.PathLike, seed: int | None = None, student: st
     except NotebookError as exc:
         raise GradingError(str(exc)) from None
     exercise = exercise_of(nb, p)
+    _warm_up()
     seed = secrets.randbits(31) if seed is None else int(seed)
     cases = {q.id: q.draw_cases(seed + i) for i, q in enumerate(exercise.questions)}
     cells = code_cells(nb)
