@@ -119,3 +119,15 @@ def test_the_student_id_can_be_given(tmp_path, flag):
     (path,) = make_class(tmp_path, 1, 1)
     done = cli("grade", path, flag, "ada", "--json")
     assert json.loads(done.stdout)["student"] == "ada"
+
+
+def test_through_the_command_line_every_solution_earns_full_marks_and_every_exercise_zero():
+    root = Path(__file__).resolve().parent.parent
+    for folder, full in (("solutions", True), ("exercises", False)):
+        notebooks = sorted(str(p) for p in (root / folder).glob("[0-9][0-9]_*.ipynb"))
+        done = cli("grade", *notebooks, "--json")
+        assert done.returncode == 0, done.stderr
+        results = json.loads(done.stdout)
+        assert [r["exercise"] for r in results] == [f"{n:02d}" for n in range(1, 8)]
+        for r in results:
+            assert r["score"] == (r["max_score"] if full else 0), (folder, r["exercise"])
