@@ -579,7 +579,7 @@ VALUE_BACKWARD = Question(
 
 def _chain_cases(rng: np.random.Generator) -> list[Case]:
     cases = []
-    for shape, steps in (("x * k", 100_000), ("x * k + w", 20_000)):
+    for shape, steps in (("x * k", 100_000), ("x * k + w", 5_000)):  # 100,000 nodes, then a fan-out of 5,000
         x = float(np.round(rng.choice([-1, 1]) * rng.uniform(0.5, 2.0), 3))
         k = float(np.round(1 + rng.choice([-1, 1]) * rng.uniform(0.3, 1.0) / steps, 9))
         w = float(np.round(rng.uniform(-1, 1), 3))
