@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats: a smoke run, not a measurement")
     args = parser.parse_args(argv)
-    rows = bench_single(2 if args.quick else 5) + bench_batch(2 if args.quick else 6)
+    rows = bench_single(2 if args.quick else 5) + bench_batch(2 if args.quick else 12)
     width = max(len(r[0]) for r in rows)
     print(f"{'benchmark':<{width}}  {'ratio':>6}  {'goal':>6}  detail")
     for name, ratio, goal, detail in rows:
