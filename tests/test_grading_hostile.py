@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from backprop_lib.grading.runner import GradingError, Limits, grade_notebook
+from backprop_lib.grading.runner import Limits, grade_notebook
 from notebook_text import find_notebook
 
 FAST = Limits(cell_seconds=0.5, question_seconds=0.5, grace_seconds=0.5)

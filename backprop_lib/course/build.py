@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-from .exercises import MarkerError, exercise_number, make_exercise
+from .exercises import exercise_number, make_exercise
 from .notebooks import NotebookError, dumps, execute, is_fresh, normalize, read_notebook, write_if_changed
 
 EXECUTED_FOLDERS = ("lessons", "solutions")

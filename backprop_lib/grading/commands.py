@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -134,7 +133,3 @@ def export_command(db_path: str, csv_path: str) -> int:
         return 1
     print(f"wrote {rows} rows to {csv_path}")
     return 0
-
-
-def default_jobs() -> int:
-    return os.cpu_count() or 1

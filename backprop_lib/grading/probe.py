@@ -99,8 +99,6 @@ def run_cases(question: Question, namespace: Mapping[str, Any], cases: Sequence[
                 outcome = {"value": to_plain(question.probe(namespace, case.inputs))}
             except NotPlain as exc:
                 outcome = {"error": ["TypeError", f"the answer returned {exc}"]}
-            except RecursionError as exc:
-                outcome = _error(exc)
             except Exception as exc:  # the student's code may raise anything; it is reported, not re-raised
                 outcome = _error(exc)
             if called:
