@@ -133,7 +133,7 @@ def build(root: str | os.PathLike, check: bool = False, jobs: int = 1, only: lis
         else:
             (result.written if written else result.unchanged).append(path)
     for path, text in exercises.items():
-        if write_if_changed(nbformat.reads(text, as_version=4), path):
+        if write_if_changed(text, path):
             result.written.append(path)
         else:
             result.unchanged.append(path)

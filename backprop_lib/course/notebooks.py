@@ -163,10 +163,11 @@ def dumps(nb: nbformat.NotebookNode) -> str:
     return nbformat.writes(nb, version=4) + "\n"
 
 
-def write_if_changed(nb: nbformat.NotebookNode, path: str | os.PathLike) -> bool:
-    """Write ``nb`` to ``path`` unless the file already holds exactly that; True if written."""
+def write_if_changed(nb: nbformat.NotebookNode | str, path: str | os.PathLike) -> bool:
+    """Write ``nb`` (a notebook, or its text from ``dumps``) to ``path`` unless the file already holds
+    exactly that; True if written."""
     p = Path(path)
-    text = dumps(nb)
+    text = nb if isinstance(nb, str) else dumps(nb)
     if p.exists() and p.read_text(encoding="utf-8") == text:
         return False
     p.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .judge import NOT_IMPLEMENTED, PASSED, QuestionResult, judge
-from .plain import from_plain, to_plain
+from .plain import from_plain
 from .probe import run_cases
 from .spec import VISIBLE_SEED
 
@@ -66,5 +66,5 @@ def check(question_id: str, namespace: Mapping[str, Any] | None = None) -> Check
         return CheckReport(None, str(exc.args[0]))
     ns = namespace if namespace is not None else vars(sys.modules["__main__"])
     cases = question.visible_cases()
-    # the same plain-data round trip as the autograder's, so both judge exactly the same values
-    return CheckReport(judge(question, cases, from_plain(to_plain(run_cases(question, ns, cases))), VISIBLE_SEED))
+    # run_cases returns encoded plain data; decode it as the autograder does, so both judge the same values
+    return CheckReport(judge(question, cases, from_plain(run_cases(question, ns, cases)), VISIBLE_SEED))

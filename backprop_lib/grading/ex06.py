@@ -11,6 +11,8 @@ question grades one function of the student's, not the ones it builds on.
 """
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -418,6 +420,12 @@ DATA = {
 }
 
 
+@functools.lru_cache(maxsize=16)
+def _dataset(name: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A case's data set, made once: the grader's checks of one answer all need it."""
+    return DATA[name](seed)
+
+
 def _train_cases(rng: np.random.Generator) -> list[Case]:
     return [Case(f"train on datasets.{name}(seed={seed}), training accuracy at least {TARGET_ACCURACY:g}",
                  {"dataset": name, "seed": seed}, visible=name == "spirals")
@@ -426,12 +434,12 @@ def _train_cases(rng: np.random.Generator) -> list[Case]:
 
 def _train_probe(ns: Mapping[str, Any], inputs: Inputs) -> dict[str, np.ndarray]:
     """The trained parameters; the grader rebuilds the data and measures the accuracy itself."""
-    X, y = DATA[inputs["dataset"]](inputs["seed"])
+    X, y = _dataset(inputs["dataset"], inputs["seed"])
     return _grads_of(ns["train"](X.copy(), y.copy()))
 
 
 def _shape_problem(params: Mapping[str, Any], inputs: Inputs) -> str | None:
-    X, y = DATA[inputs["dataset"]](inputs["seed"])
+    X, y = _dataset(inputs["dataset"], inputs["seed"])
     D, C = X.shape[1], int(y.max()) + 1
     W1, b1, W2, b2 = (np.shape(params[k]) for k in KEYS)
     if len(W1) == len(W2) == 2 and W1[0] == D and W2[1] == C and b1 == (W1[1],) == (W2[0],) and b2 == (C,):
@@ -452,7 +460,7 @@ def _accept_training(params: Any, inputs: Inputs) -> str | None:
         return problem
     if _diverged(params):
         return "the trained parameters contain nan or inf"
-    X, y = DATA[inputs["dataset"]](inputs["seed"])
+    X, y = _dataset(inputs["dataset"], inputs["seed"])
     accuracy = float(np.mean(np.argmax(forward(params, X)[0], axis=1) == y))
     if accuracy >= TARGET_ACCURACY:
         return None
