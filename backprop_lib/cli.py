@@ -47,9 +47,26 @@ def _export(args: argparse.Namespace) -> int:
     return export_command(args.gradebook, args.csv)
 
 
+def _lab(args: argparse.Namespace) -> int:
+    from .course.lab import NoCourse, run_lab
+
+    try:
+        return run_lab(Path.cwd(), args.jupyterlab_args)
+    except NoCourse as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="backprop-course", description="Build and grade the backpropagation course.")
+    parser = argparse.ArgumentParser(prog="backprop-course",
+                                     description="Start, build and grade the backpropagation course.")
     commands = parser.add_subparsers(dest="command", required=True)
+    lab = commands.add_parser(
+        "lab", help="start JupyterLab on the course, with the first lesson open",
+        description="Start JupyterLab on the course folder with the first lesson open, without the news "
+                    "question or the update check, and with --allow-root when run as root. Any other "
+                    "argument goes to JupyterLab (e.g. --port 9000, --no-browser, exercises/).")
+    lab.set_defaults(run=_lab)
     p = commands.add_parser("build", help="re-execute lessons and solutions and store their outputs")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if any notebook is stale")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="notebooks executed at once")
@@ -71,7 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("gradebook", metavar="DB")
     e.add_argument("--csv", required=True, metavar="FILE", help="write one row per student and exercise")
     e.set_defaults(run=_export)
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if args.command == "lab":
+        args.jupyterlab_args = unknown
+    elif unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return args.run(args)
     except KeyboardInterrupt:
