@@ -19,7 +19,6 @@ from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
-from IPython.display import display
 from matplotlib.figure import Figure
 
 from . import datasets, nn, optim, viz
@@ -84,13 +83,11 @@ class _Explorer:
         self._update()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        # The live view, and what a stored notebook shows before its kernel runs: a hint rather than
+        # the widget's repr. (An _ipython_display_ method would take precedence over this one.)
         bundle = self.widget._repr_mimebundle_(**kwargs)
-        # What a stored notebook shows before its kernel runs: a hint rather than a widget repr.
         bundle["text/plain"] = f"{type(self).__name__}: run this cell to use the interactive explorer."
         return bundle
-
-    def _ipython_display_(self) -> None:
-        display(self.widget)
 
 
 class GraphExplorer(_Explorer):

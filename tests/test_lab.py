@@ -1,6 +1,6 @@
 """``backprop-course lab``: the command line it builds, the settings it passes, and its errors.
 
-The browser test (test_browser.py) starts JupyterLab through this command and checks what a student
+The browser tests (test_browser_*.py) start JupyterLab through this command and check what a student
 then sees; these tests pin down the command itself and run without a browser.
 """
 from __future__ import annotations

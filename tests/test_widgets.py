@@ -269,8 +269,11 @@ def test_generic_explorer_shows_errors_instead_of_raising() -> None:
 
 
 def test_a_stored_explorer_shows_a_hint_not_a_widget_repr() -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
     explorer = widgets.Explorer(lambda figure, n: f"n = {n}", {"n": ["a", "b"]})
     assert isinstance(explorer.controls["n"], ipywidgets.Dropdown)
-    bundle = explorer._repr_mimebundle_()
-    assert bundle["text/plain"] == "Explorer: run this cell to use the interactive explorer."
-    assert "application/vnd.jupyter.widget-view+json" in bundle
+    # what IPython stores when a cell displays the explorer (its value, or display(explorer))
+    data, _ = InteractiveShell.instance().display_formatter.format(explorer)
+    assert data["text/plain"] == "Explorer: run this cell to use the interactive explorer."
+    assert "application/vnd.jupyter.widget-view+json" in data
