@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 import pytest
 
-from notebook_text import ROOT, image_count
+from notebook_text import ROOT, explorer_count, image_count
 
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -191,3 +191,13 @@ def check_rendered(page: Page, notebook: Path) -> None:
         f"""() => [...document.querySelectorAll('.jp-RenderedImage img')]
                  .filter(img => img.complete && img.naturalWidth > 0).length >= {expected}""", timeout=30_000)
     assert not page.locator("text=Error displaying widget").count(), f"{notebook.name}: a widget failed to display"
+    # every explorer the notebook displays is drawn: a widget view with a visible size and controls
+    views = page.locator(".jp-Cell-outputArea > .jp-OutputArea-child > .jp-OutputArea-output:has(> .jupyter-widgets)")
+    assert views.count() >= explorer_count(notebook), f"{notebook.name}: {views.count()} widgets rendered, " \
+        f"{explorer_count(notebook)} explorers displayed"
+    for index in range(views.count()):
+        view = views.nth(index)
+        view.scroll_into_view_if_needed()
+        box = view.bounding_box()
+        assert box and box["height"] > 20 and view.locator(".widget-slider, .widget-dropdown, .widget-button").count(), \
+            f"{notebook.name}: widget {index + 1} is empty"

@@ -49,3 +49,17 @@ def image_count(path: Path) -> int:
         for out in cell.get("outputs", [])
         if {"image/png", "image/svg+xml"} & set(out.get("data", {}))
     )
+
+
+EXPLORER_HINT = "run this cell to use the interactive explorer"
+
+
+def explorer_count(path: Path) -> int:
+    """How many stored outputs are explorers (a stored explorer keeps its hint as text/plain)."""
+    nb = nbformat.read(path, as_version=4)
+    return sum(
+        1
+        for cell in nb.cells
+        for out in cell.get("outputs", [])
+        if EXPLORER_HINT in _text(out.get("data", {}).get("text/plain", ""))
+    )
