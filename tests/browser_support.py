@@ -33,9 +33,11 @@ import pytest
 from notebook_text import ROOT, explorer_count, image_count
 
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's Chromium; elsewhere, point BACKPROP_COURSE_CHROMIUM at a Chromium or Chrome executable
+CHROMIUM = Path(os.environ.get("BACKPROP_COURSE_CHROMIUM", "/usr/bin/chromium"))
 REQUIRED = os.environ.get("BACKPROP_COURSE_REQUIRE_BROWSER") == "1"
-INSTALL = 'apt-get install -y chromium, and python -m pip install -e ".[dev]" for Playwright'
+INSTALL = ('apt-get install -y chromium (or set BACKPROP_COURSE_CHROMIUM to a Chromium executable), and '
+           'python -m pip install -e ".[dev]" for Playwright')
 FAILURES = ROOT / "browser-failures"
 
 try:
