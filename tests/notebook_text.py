@@ -16,7 +16,8 @@ def find_notebook(folder: str, number: str) -> Path:
     return matches[0]
 
 
-def _text(value) -> str:
+def as_text(value) -> str:
+    """A notebook field as one string (nbformat stores text as a string or a list of lines)."""
     return value if isinstance(value, str) else "".join(value)
 
 
@@ -27,10 +28,10 @@ def output_text(path: Path) -> str:
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             if "text" in out:
-                parts.append(_text(out["text"]))
+                parts.append(as_text(out["text"]))
             for mime in ("text/plain", "text/html", "text/markdown"):
                 if mime in out.get("data", {}):
-                    parts.append(_text(out["data"][mime]))
+                    parts.append(as_text(out["data"][mime]))
     return "\n".join(parts)
 
 
@@ -61,5 +62,5 @@ def explorer_count(path: Path) -> int:
         1
         for cell in nb.cells
         for out in cell.get("outputs", [])
-        if EXPLORER_HINT in _text(out.get("data", {}).get("text/plain", ""))
+        if EXPLORER_HINT in as_text(out.get("data", {}).get("text/plain", ""))
     )

@@ -145,15 +145,3 @@ def test_has_figures_and_a_sweep_stepper(code_cells, code):
     explorers = [source for source in code_cells if source.splitlines()[-1].startswith("SweepStepper(")]
     assert len(explorers) == 2
     assert all(source.startswith("# NBVAL_IGNORE_OUTPUT") for source in explorers)
-
-
-def test_lesson_frame(markdown):
-    for heading in ["## What you will learn", "## What you need", "## Summary", "## Check your understanding"]:
-        assert heading in markdown
-    assert markdown.count("<details><summary>Answer</summary>") >= 2
-    assert "exercises/02_paths_and_modes.ipynb" in markdown
-
-
-def test_no_bare_numpy_scalars_or_addresses(outputs):
-    assert "np.float64" not in outputs
-    assert not re.search(r"0x[0-9a-f]{6,}", outputs)

@@ -32,13 +32,6 @@ def code_cells(nb) -> list[str]:
     return [c.source for c in nb.cells if c.cell_type == "code"]
 
 
-def test_every_code_cell_ran_without_error(nb):
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            assert cell.execution_count is not None, cell.source[:60]
-            assert all(o.output_type != "error" for o in cell.outputs), cell.source[:60]
-
-
 def test_gradient_and_jacobian_shapes(out):
     assert "dloss/dx = 2x = [2, 4, 6], shape (3,): the shape of x" in out
     assert re.search(r"vector -> vector \(ReLU\)\s+x \(4,\)\s+y \(4,\)\s+derivative shape \(4, 4\)\s+16 numbers", out)
@@ -152,10 +145,3 @@ def test_figures_and_an_explorer(code_cells):
     explorers = [src for src in code_cells if "widgets.Explorer(" in src]
     assert explorers and all(src.startswith("# NBVAL_IGNORE_OUTPUT") for src in explorers)
     assert any("from backprop_lib import" in src and "widgets" in src for src in code_cells)
-
-
-def test_lesson_parts(md):
-    for heading in ("## What you will learn", "## What you need", "## Summary", "## Check your understanding"):
-        assert heading in md
-    assert 2 <= md.count("<details><summary>Answer</summary>") <= 4
-    assert "exercises/05_vector_jacobian_products.ipynb" in md

@@ -237,21 +237,6 @@ def test_explorers_are_used_and_their_output_ignored():
     assert any("FloatLogSlider(" in c.source for c in cells)
 
 
-def test_lesson_parts():
-    assert MARKDOWN.startswith("# Lesson 07")
-    for heading in ("## What you will learn", "## What you need", "## Summary", "## Check your understanding",
-                    "## Exercises"):
-        assert heading in MARKDOWN
-    assert MARKDOWN.count("<details><summary>Answer</summary>") >= 2
-    assert "exercises/07_modes_cost_memory.ipynb" in MARKDOWN
-
-
-def test_every_code_cell_is_introduced_by_markdown():
-    for before, cell in zip(CELLS, CELLS[1:]):
-        if cell.cell_type == "code":
-            assert before.cell_type == "markdown", cell.source[:60]
-
-
 def test_only_layers_up_to_lesson_07_are_imported():
     imports = "\n".join(line for line in ALL_CODE.splitlines() if "import" in line)
     assert "torch" not in imports and "jax" not in imports and "grading" not in imports
