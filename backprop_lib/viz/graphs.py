@@ -1,20 +1,14 @@
-"""Drawings for the course: computational graphs and training plots, with matplotlib only.
+"""Drawings of computational graphs: an edge-dict ``Graph``, or the graph behind a ``Value`` or a
+``Tensor``.
 
-Graphs are drawn left to right in layers. A node's layer is the length of the longest path that
-reaches it from an input; inside a layer, nodes are ordered by the barycentre heuristic (each node
-moves to the mean position of its neighbours in the next layer) to reduce edge crossings. An edge
-that skips layers gets a reserved slot in every layer it crosses, so it never runs through a node.
 Box sizes are computed in points from the text they hold, so labels fit their boxes whatever the
-size of the axes.
-
-Every function returns the Axes it drew on and never calls ``plt.show()``. ``ax`` may be an Axes,
-``None`` (a new pyplot figure) or, for the graph drawings, a ``Figure``, which is cleared and
-resized to fit the graph: that is how the widgets redraw into one figure.
+size of the axes. ``ax`` may be an Axes, ``None`` (a new pyplot figure) or a ``Figure``, which is
+cleared and resized to fit the graph: that is how the widgets redraw into one figure.
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import attrgetter
@@ -23,35 +17,20 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.colors import ListedColormap, to_rgba
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import ArrowStyle, FancyArrowPatch, FancyBboxPatch
 from matplotlib.path import Path
 from matplotlib.textpath import TextToPath
 
-from .engine import LOCAL_DERIVATIVES, Value
-from .graph import Graph, dependency_order
-from .tensor import Tensor
+from ..engine import LOCAL_DERIVATIVES, Value
+from ..graph import Graph, dependency_order
+from ..tensor import Tensor
+from .layout import _Layout, _layered
+from .style import PALETTE, format_number
 
-#: The course's colours: one fill and one outline per kind of node, and the plot colours.
-PALETTE: dict[str, str] = {
-    "input": "#dbe9f6",
-    "input_edge": "#2b6cb0",
-    "inner": "#f4f4f4",
-    "inner_edge": "#4a5568",
-    "output": "#dcefd8",
-    "output_edge": "#2f855a",
-    "op": "#fff2c2",
-    "op_edge": "#b7791f",
-    "highlight": "#ffd8a8",
-    "highlight_edge": "#dd6b20",
-    "edge": "#4a5568",
-    "derivative": "#1f4e8c",
-    "text": "#1a202c",
-}
-_CLASS_COLOURS = ("#2b6cb0", "#dd6b20", "#2f855a", "#c53030", "#6b46c1", "#b7791f", "#319795", "#d53f8c")
 _OP_SYMBOLS = {"*": "×", "-": "−", "/": "÷"}
+
 
 # Sizes in points, at scale 1.
 _NODE_FONT = 11.0
@@ -65,189 +44,12 @@ _MARGIN = 10.0
 _MAX_SCALE = 1.25  # a big axes may enlarge a small graph a little, no more
 _MAX_FIG_IN = (13.0, 9.0)
 
-# Row gaps between neighbours in a layer, in rows: a real node needs a full row, the slot of an
-# edge passing through the layer needs less.
-_SEP_NODE, _SEP_MIXED, _SEP_SLOT = 1.0, 0.55, 0.35
-_ORDER_SWEEPS = 8
-_SMOOTHING_SWEEPS = 8
+
 _WIDENINGS = 3
+
+
 # Where along an edge's curve a label may go, in order of preference.
 _LABEL_SPOTS = (0.5, 0.38, 0.62, 0.26, 0.74, 0.14, 0.86)
-
-
-def format_number(x: float) -> str:
-    """A number in at most three significant digits, without a negative zero."""
-    x = float(x.data if isinstance(x, Value) else x)
-    text = f"{x:.3g}"
-    return "0" if text == "-0" else text
-
-
-# --- layout -------------------------------------------------------------------------------------
-
-
-class _Slot:
-    """Where an edge that skips layers crosses one layer: a point it passes through."""
-
-    __slots__ = ()
-
-
-@dataclass
-class _Layout:
-    layer: dict[Any, int]
-    layers: list[list[Any]]
-    rows: dict[Any, float]  # growing downwards, in rows
-    routes: list[list[Any]]  # per edge: source, the slots it crosses, target
-
-
-def _layered(keys: Sequence[Hashable], pairs: Sequence[tuple[Hashable, Hashable]], align_inputs: bool) -> _Layout:
-    """Layers, order inside each layer and row positions of ``keys`` (given in topological order)."""
-    preds: dict[Any, list] = {k: [] for k in keys}
-    succs: dict[Any, list] = {k: [] for k in keys}
-    for u, v in pairs:
-        succs[u].append(v)
-        preds[v].append(u)
-    layer: dict[Any, int] = {}
-    for k in keys:
-        layer[k] = 1 + max(layer[u] for u in preds[k]) if preds[k] else 0
-    if not align_inputs:
-        # An input used late sits just before its first consumer instead of far to the left.
-        for k in keys:
-            if not preds[k] and succs[k]:
-                layer[k] = min(layer[v] for v in succs[k]) - 1
-    n_layers = 1 + max(layer.values(), default=-1)
-    layers: list[list[Any]] = [[] for _ in range(n_layers)]
-    for k in keys:
-        layers[layer[k]].append(k)
-    up: dict[Any, list] = {k: [] for k in keys}
-    down: dict[Any, list] = {k: [] for k in keys}
-    routes = []
-    for u, v in pairs:
-        route = [u]
-        for i in range(layer[u] + 1, layer[v]):
-            slot = _Slot()
-            layer[slot] = i
-            layers[i].append(slot)
-            up[slot], down[slot] = [], []
-            route.append(slot)
-        route.append(v)
-        for a, b in zip(route, route[1:]):
-            down[a].append(b)
-            up[b].append(a)
-        routes.append(route)
-    layers = _reduce_crossings(layers, up, down)
-    rows = _assign_rows(layers, up, down)
-    return _Layout(layer, layers, rows, routes)
-
-
-def _crossings(layers: list[list], down: Mapping[Any, list]) -> int:
-    """Edge crossings between neighbouring layers: inversions among the edges sorted by source."""
-    total = 0
-    for upper, lower in zip(layers, layers[1:]):
-        where = {n: i for i, n in enumerate(lower)}
-        ends = sorted((i, where[v]) for i, u in enumerate(upper) for v in down[u])
-        seen: list[int] = []
-        for _, j in ends:
-            lo, hi = 0, len(seen)
-            while lo < hi:  # count the earlier edges that end below j
-                mid = (lo + hi) // 2
-                if seen[mid] <= j:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            total += len(seen) - lo
-            seen.insert(lo, j)
-    return total
-
-
-def _reduce_crossings(layers: list[list], up: Mapping, down: Mapping) -> list[list]:
-    """Barycentre heuristic: sweep down then up, sorting each layer by its neighbours' mean position."""
-    position = {n: i for layer in layers for i, n in enumerate(layer)}
-
-    def reorder(layer: list, neighbours: Mapping) -> list:
-        def barycentre(n: Any) -> float:
-            ns = neighbours[n]
-            return sum(position[m] for m in ns) / len(ns) if ns else position[n]
-
-        ordered = sorted(layer, key=barycentre)  # stable: ties keep the current order
-        position.update((n, i) for i, n in enumerate(ordered))
-        return ordered
-
-    best = [list(layer) for layer in layers]
-    best_count = _crossings(best, down)
-    for _ in range(_ORDER_SWEEPS):
-        if best_count == 0:
-            break
-        for i in range(1, len(layers)):
-            layers[i] = reorder(layers[i], up)
-        for i in range(len(layers) - 2, -1, -1):
-            layers[i] = reorder(layers[i], down)
-        count = _crossings(layers, down)
-        if count < best_count:
-            best, best_count = [list(layer) for layer in layers], count
-    return best
-
-
-def _closest_ordered(targets: Sequence[float], gaps: Sequence[float]) -> list[float]:
-    """Positions y minimising sum (y_i - target_i)^2 subject to y[i+1] - y[i] >= gaps[i].
-
-    With z_i = y_i - (gaps before i) the constraint reads z nondecreasing: isotonic regression, solved
-    by pooling adjacent violators.
-    """
-    offsets = [0.0]
-    for g in gaps:
-        offsets.append(offsets[-1] + g)
-    blocks: list[list[float]] = []  # [sum, count] of pooled targets
-    for t, off in zip(targets, offsets):
-        blocks.append([t - off, 1])
-        while len(blocks) > 1 and blocks[-2][0] * blocks[-1][1] > blocks[-1][0] * blocks[-2][1]:
-            s, c = blocks.pop()
-            blocks[-1][0] += s
-            blocks[-1][1] += c
-    z = [s / c for s, c in blocks for _ in range(int(c))]
-    return [zi + off for zi, off in zip(z, offsets)]
-
-
-def _assign_rows(layers: list[list], up: Mapping, down: Mapping) -> dict[Any, float]:
-    """Row of every node: as close to the mean of its neighbours as the order and the gaps allow."""
-
-    def gap(a: Any, b: Any) -> float:
-        slots = isinstance(a, _Slot) + isinstance(b, _Slot)
-        return (_SEP_NODE, _SEP_MIXED, _SEP_SLOT)[slots]
-
-    gaps = [[gap(a, b) for a, b in zip(layer, layer[1:])] for layer in layers]
-    rows: dict[Any, float] = {}
-    for layer, gs in zip(layers, gaps):
-        ys = _closest_ordered([0.0] * len(layer), gs)
-        rows.update(zip(layer, ys))
-    for sweep in range(_SMOOTHING_SWEEPS):
-        indices = range(len(layers)) if sweep % 2 == 0 else range(len(layers) - 1, -1, -1)
-        for i in indices:
-            layer = layers[i]
-            targets = []
-            for n in layer:
-                ns = up[n] + down[n]
-                targets.append(sum(rows[m] for m in ns) / len(ns) if ns else rows[n])
-            rows.update(zip(layer, _closest_ordered(targets, gaps[i])))
-    if rows:
-        middle = (min(rows.values()) + max(rows.values())) / 2
-        rows = {n: y - middle for n, y in rows.items()}
-    return rows
-
-
-def layered_layout(graph: Graph, align_inputs: bool = True) -> dict[Hashable, tuple[float, float]]:
-    """Position ``(x, y)`` of every node of ``graph``: ``x`` is its layer, ``y`` its row (up is positive).
-
-    The layer of a node is the length of the longest path reaching it from an input, so every edge
-    goes from a lower layer to a higher one. With ``align_inputs=False`` an input sits in the layer
-    just before its first consumer instead of in layer 0. Rows are one unit apart at least.
-    """
-    if not isinstance(graph, Graph):
-        raise TypeError(f"layered_layout needs a backprop_lib.graph.Graph, got {type(graph).__name__}")
-    layout = _layered(graph.order, list(graph.edges), align_inputs)
-    return {n: (float(layout.layer[n]), -layout.rows[n]) for n in graph.order}
-
-
-# --- drawing a graph ----------------------------------------------------------------------------
 
 
 @dataclass
@@ -624,153 +426,3 @@ def _topological(nodes: list[_Node], edges: list[_Edge]) -> list[_Node]:
                 ordered.append(ops[n.key[1]])
             ordered.append(n)
     return ordered
-
-
-# --- plots --------------------------------------------------------------------------------------
-
-
-def _axes(ax: Axes | None, figsize: tuple[float, float] = (6.0, 4.0)) -> Axes:
-    if ax is None:
-        return plt.subplots(figsize=figsize)[1]
-    if not isinstance(ax, Axes):
-        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
-    return ax
-
-
-def plot_loss_curves(history: Mapping[str, Sequence[float]], ax: Axes | None = None, log: bool = False) -> Axes:
-    """Training loss (``history["loss"]``, one value per epoch) and, if present, ``history["val_loss"]``."""
-    if "loss" not in history:
-        raise KeyError(f"history needs a 'loss' list; it has {sorted(history)}")
-    ax = _axes(ax)
-    loss = np.asarray(history["loss"], dtype=float)
-    ax.plot(np.arange(1, len(loss) + 1), loss, color=_CLASS_COLOURS[0], linewidth=1.8, label="training loss")
-    if history.get("val_loss") is not None:
-        val = np.asarray(history["val_loss"], dtype=float)
-        ax.plot(np.arange(1, len(val) + 1), val, color=_CLASS_COLOURS[1], linewidth=1.8, label="validation loss")
-    if log:
-        ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    ax.grid(True, alpha=0.3)
-    ax.legend(frameon=False)
-    return ax
-
-
-def plot_decision_boundary(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray, y: np.ndarray,
-                           ax: Axes | None = None, resolution: int = 200) -> Axes:
-    """Regions where ``predict`` chooses each class, with the points ``X`` (N, 2) coloured by ``y`` (N,).
-
-    ``predict`` maps an (M, 2) array of points to M class indices; it is called once, on a
-    ``resolution`` x ``resolution`` grid covering the data with a margin.
-    """
-    X = np.asarray(X, dtype=float)
-    y = np.asarray(y)
-    if X.ndim != 2 or X.shape[1] != 2:
-        raise ValueError(f"X must have shape (N, 2), got {X.shape}")
-    if y.shape != (len(X),):
-        raise ValueError(f"y must have shape ({len(X)},) to match X, got {y.shape}")
-    if resolution < 2:
-        raise ValueError(f"resolution must be at least 2, got {resolution}")
-    ax = _axes(ax, (5.0, 5.0))
-    lo, hi = X.min(axis=0), X.max(axis=0)
-    pad = 0.1 * np.maximum(hi - lo, 1e-9)
-    gx, gy = np.meshgrid(np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution),
-                         np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution))
-    grid = np.column_stack([gx.ravel(), gy.ravel()])
-    classes = np.asarray(predict(grid))
-    if classes.shape != (len(grid),):
-        raise ValueError(f"predict must return one class index per point, shape ({len(grid)},); got {classes.shape}")
-    n_classes = int(max(classes.max(), y.max())) + 1
-    colours = [_CLASS_COLOURS[k % len(_CLASS_COLOURS)] for k in range(n_classes)]
-    pale = ListedColormap([_blend(c, 0.25) for c in colours])
-    ax.contourf(gx, gy, classes.reshape(gx.shape), levels=np.arange(n_classes + 1) - 0.5, cmap=pale)
-    ax.scatter(X[:, 0], X[:, 1], c=[colours[int(k)] for k in y], s=14, edgecolors="white", linewidths=0.4)
-    ax.set_xlim(gx.min(), gx.max())
-    ax.set_ylim(gy.min(), gy.max())
-    ax.set_aspect("equal", adjustable="box")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    return ax
-
-
-def _blend(colour: str, amount: float) -> tuple[float, float, float, float]:
-    """``colour`` mixed with white: ``amount`` of the colour, the rest white."""
-    r, g, b, _ = to_rgba(colour)
-    return (1 - amount + amount * r, 1 - amount + amount * g, 1 - amount + amount * b, 1.0)
-
-
-def plot_grad_norms(norms_by_label: Mapping[str, Sequence[float]], ax: Axes | None = None, log: bool = True) -> Axes:
-    """Gradient norm of each layer (first layer on the left), one line per network.
-
-    On a log scale a zero norm cannot be shown and leaves a gap in its line.
-    """
-    if not norms_by_label:
-        raise ValueError("norms_by_label is empty: give at least one network's per-layer norms")
-    ax = _axes(ax)
-    for i, (label, norms) in enumerate(norms_by_label.items()):
-        norms = np.asarray(norms, dtype=float)
-        if norms.ndim != 1 or np.any(norms < 0) or not np.all(np.isfinite(norms)):
-            raise ValueError(f"norms for {label!r} must be a list of finite non-negative numbers")
-        if log:
-            norms = np.where(norms > 0, norms, np.nan)
-        ax.plot(np.arange(1, len(norms) + 1), norms, marker="o", linewidth=1.8,
-                color=_CLASS_COLOURS[i % len(_CLASS_COLOURS)], label=label)
-    if log:
-        ax.set_yscale("log")
-    ax.set_xlabel("layer (input side on the left)")
-    ax.set_ylabel("gradient norm")
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(frameon=False)
-    return ax
-
-
-def plot_error_vs_h(f: Callable[[float], float], df: Callable[[float], float], x: float,
-                    hs: Sequence[float] | None = None, ax: Axes | None = None) -> Axes:
-    """Error of the one-sided and the central difference quotients of ``f`` at ``x`` against the step h.
-
-    One-sided: (f(x+h) - f(x)) / h, truncation error O(h). Central: (f(x+h) - f(x-h)) / 2h, O(h^2).
-    Both lose to round-off, about eps |f| / h, as h shrinks: the plot is a V on log-log axes. The
-    best h of each is marked. An error of exactly zero cannot be drawn on a log scale and is left out.
-    """
-    hs = np.logspace(-16, 0, 81) if hs is None else np.asarray(hs, dtype=float)
-    if hs.ndim != 1 or len(hs) == 0 or np.any(hs <= 0):
-        raise ValueError("hs must be a non-empty list of positive step sizes")
-    exact = float(df(x))
-    one_sided = np.array([abs((f(x + h) - f(x)) / h - exact) for h in hs])
-    central = np.array([abs((f(x + h) - f(x - h)) / (2 * h) - exact) for h in hs])
-    ax = _axes(ax)
-    for errors, label, colour in ((one_sided, "one-sided (f(x+h) - f(x)) / h", _CLASS_COLOURS[0]),
-                                  (central, "central (f(x+h) - f(x-h)) / 2h", _CLASS_COLOURS[1])):
-        shown = np.where(errors > 0, errors, np.nan)
-        ax.loglog(hs, shown, marker=".", linewidth=1.4, color=colour, label=label)
-        if np.any(np.isfinite(shown)):
-            best = int(np.nanargmin(shown))
-            ax.plot(hs[best], shown[best], "o", markersize=9, markerfacecolor="none", color=colour)
-    ax.set_xlabel("step h")
-    ax.set_ylabel("|numerical - exact derivative|")
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(frameon=False)
-    return ax
-
-
-def plot_path_counts(depths: Sequence[int], paths: Sequence[float], factored: Sequence[float],
-                     ax: Axes | None = None, ylabel: str = "terms",
-                     labels: tuple[str, str] = ("sum over paths", "factored (each edge once)")) -> Axes:
-    """Cost of the literal sum over paths against the factored sum, by depth, on a log scale.
-
-    ``paths`` and ``factored`` are counts (or times) for each entry of ``depths``.
-    """
-    depths, paths, factored = (np.asarray(a, dtype=float) for a in (depths, paths, factored))
-    if not (depths.shape == paths.shape == factored.shape and depths.ndim == 1):
-        raise ValueError(f"depths, paths and factored must be lists of one length; got shapes "
-                         f"{depths.shape}, {paths.shape}, {factored.shape}")
-    ax = _axes(ax)
-    ax.semilogy(depths, paths, marker="o", linewidth=1.8, color=_CLASS_COLOURS[1], label=labels[0])
-    ax.semilogy(depths, factored, marker="s", linewidth=1.8, color=_CLASS_COLOURS[0], label=labels[1])
-    ax.set_xlabel("depth (number of stages)")
-    ax.set_ylabel(ylabel)
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(frameon=False)
-    return ax
