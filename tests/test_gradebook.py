@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import signal
 import sqlite3
@@ -76,6 +77,34 @@ def test_export_writes_one_row_per_student_and_exercise_with_a_column_per_questi
     assert missing.returncode == 1 and "no such gradebook" in missing.stderr
 
 
+def processes_naming(text: str) -> list[int]:
+    """Live processes whose command line contains ``text`` (forked children inherit it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+                state = next(line for line in (entry / "status").read_text().splitlines() if line.startswith("State:"))
+            except (OSError, StopIteration):
+                continue
+            if text.encode() in cmdline and "zombie" not in state:
+                found.append(int(entry.name))
+    return found
+
+
+def assert_all_gone(text: str, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while processes_naming(text) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = processes_naming(text)
+    for pid in left:  # do not leave them behind for the rest of the suite
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert not left, f"{len(left)} grading processes outlived their batch"
+
+
 def test_a_batch_killed_with_sigkill_resumes_with_nothing_lost_or_duplicated(tmp_path):
     paths = make_class(tmp_path, 16, 16)
     db = tmp_path / "grades.db"
@@ -92,6 +121,7 @@ def test_a_batch_killed_with_sigkill_resumes_with_nothing_lost_or_duplicated(tmp
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    assert_all_gone(str(tmp_path))  # its pool workers and their confined children die with it
     before = len(rows(db))
     assert 2 <= before < 16
     done = cli("grade", *paths, "--gradebook", str(db))
@@ -99,6 +129,39 @@ def test_a_batch_killed_with_sigkill_resumes_with_nothing_lost_or_duplicated(tmp
     assert [r[0] for r in rows(db)] == [f"student{i:02d}" for i in range(16)]
     with sqlite3.connect(db) as con:
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def session_leaders(pids: list[int]) -> list[int]:
+    """Those of ``pids`` that lead their own session: the grader's confined children call setsid()."""
+    leaders = []
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == pid:  # after the state: ppid, pgrp, session
+            leaders.append(pid)
+    return leaders
+
+
+@pytest.mark.parametrize("into_gradebook", [False, True], ids=["one-notebook", "batch"])
+def test_killing_the_grader_stops_a_student_cell_that_sleeps_forever(tmp_path, into_gradebook):
+    (path,) = make_class(tmp_path, 1, 1)
+    nb = json.loads(Path(path).read_text())
+    code = next(cell for cell in nb["cells"] if cell["cell_type"] == "code")
+    code["source"] = "import time\ntime.sleep(10_000)\n" + "".join(code["source"])
+    Path(path).write_text(json.dumps(nb))
+    extra = ["--gradebook", str(tmp_path / "grades.db")] if into_gradebook else []
+    proc = subprocess.Popen([sys.executable, "-m", "backprop_lib", "grade", path, *extra],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not session_leaders(processes_naming(str(tmp_path))):
+        assert time.monotonic() < deadline, "the grader never started its confined child"
+        time.sleep(0.05)
+    time.sleep(0.5)  # the child is now in the cell that sleeps
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert_all_gone(str(tmp_path))
 
 
 def test_two_batches_writing_one_gradebook_at_once(tmp_path):

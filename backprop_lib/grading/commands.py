@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 from ..course.notebooks import NotebookError, load_notebook_json
 from . import gradebook
-from .runner import GradingError, exercise_of, grade_notebook
+from .runner import GradingError, die_with_parent, exercise_of, grade_notebook
 
 
 def _student(path: Path, given: str | None) -> str:
@@ -101,7 +102,7 @@ def _batch(paths: list[str], db_path: str, jobs: int, student: str | None, feedb
                 continue
             todo.append((raw, sha))
         progress = _Progress(len(todo))
-        with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        with ProcessPoolExecutor(max_workers=max(1, jobs), initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
             futures = {pool.submit(_grade_one, raw, student, seed): (raw, sha) for raw, sha in todo}
             for future in as_completed(futures):
                 raw, sha = futures[future]

@@ -6,10 +6,12 @@ then probes each question. It reports over a pipe as JSON lines: which cell or q
 starting, and each question's plain outcomes. If the child dies or hangs (``os._exit``, a
 segfault, an endless loop that ignores signals), the grader kills it, charges the cell or question
 it was in, and forks a fresh child that skips what is already settled. So one question's crash
-costs that question only.
+costs that question only. A child dies with the grader (on Linux): killing a grader, even with
+SIGKILL, leaves no student code running.
 """
 from __future__ import annotations
 
+import ctypes
 import faulthandler
 import gc
 import json
@@ -112,6 +114,23 @@ class _CellTimeout(BaseException):
     """Raised by the alarm; a BaseException so that a student's ``except Exception`` cannot swallow it."""
 
 
+_PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+def die_with_parent(parent: int) -> None:
+    """Have this (forked) process killed when ``parent`` dies, and exit now if it already has.
+
+    On Linux the kernel sends SIGKILL when the parent exits (prctl PR_SET_PDEATHSIG), so a grader
+    killed by its user leaves neither pool workers nor student code behind. Elsewhere only the
+    immediate check applies.
+    """
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def _on_alarm(signum: int, frame: Any) -> None:
     raise _CellTimeout()
 
@@ -192,9 +211,11 @@ def _run_child(cells: list[str], skip: set[int], exercise: Exercise, cases: Mapp
     cpu_seconds = int(len(cells) * limits.cell_seconds + sum(question_seconds) + limits.grace_seconds) + 1
     deadline_per_phase = max([limits.cell_seconds, *question_seconds]) + limits.grace_seconds
     with tempfile.TemporaryDirectory(prefix="backprop-grade-") as scratch:
+        grader = os.getpid()
         pid = os.fork()
         if pid == 0:
             os.close(read_end)
+            die_with_parent(grader)
             os.setsid()
             _child(write_end, cells, skip, exercise, cases, done, scratch, limits, cpu_seconds)
         os.close(write_end)
