@@ -34,6 +34,12 @@ def page(browser):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Browser tests first: each of their two modules is a long unit of work for one pytest-xdist
-    worker, so they start at once, side by side, and the short tests fill in around them."""
-    items.sort(key=lambda item: item.get_closest_marker("browser") is None)
+    """The order in which pytest-xdist hands out units of work (one per module or notebook, as with
+    --dist loadscope): the two browser modules first, so that they start at once, side by side, on
+    the two workers; then the rest, largest first (what xdist itself would do by default), so that
+    no long unit is left for the end."""
+    scopes: dict[str, list] = {}
+    for item in items:
+        scopes.setdefault(item.nodeid.rsplit("::", 1)[0], []).append(item)
+    ordered = sorted(scopes.values(), key=lambda group: (group[0].get_closest_marker("browser") is None, -len(group)))
+    items[:] = [item for group in ordered for item in group]
