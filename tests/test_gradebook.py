@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
 import os
 import shutil
 import signal
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from backprop_lib.grading import gradebook
 from notebook_text import find_notebook
 
 
@@ -164,13 +166,42 @@ def test_killing_the_grader_stops_a_student_cell_that_sleeps_forever(tmp_path, i
     assert_all_gone(str(tmp_path))
 
 
+def _open_gradebook(path: str, barrier, failures) -> None:
+    barrier.wait()
+    try:
+        with gradebook.connect(path):
+            pass
+    except Exception as exc:  # reported to the test, which fails with it
+        failures.put(repr(exc))
+
+
+def test_batches_that_open_a_new_gradebook_at_the_same_moment_all_get_it(tmp_path):
+    # Creating the file and switching it to WAL mode can meet SQLITE_BUSY that the busy timeout
+    # does not cover; eight openers released at once, twenty times over, used to hit it.
+    context = multiprocessing.get_context("fork")
+    failures = context.Queue()
+    for round_ in range(20):
+        path = str(tmp_path / f"grades{round_}.db")
+        barrier = context.Barrier(8)
+        openers = [context.Process(target=_open_gradebook, args=(path, barrier, failures)) for _ in range(8)]
+        for opener in openers:
+            opener.start()
+        for opener in openers:
+            opener.join(120)
+        assert all(opener.exitcode == 0 for opener in openers)
+    assert failures.empty(), failures.get()
+
+
 def test_two_batches_writing_one_gradebook_at_once(tmp_path):
     paths = make_class(tmp_path, 12, 6)
     db = tmp_path / "grades.db"
     cmd = [sys.executable, "-m", "backprop_lib", "grade", "--gradebook", str(db), "--jobs", "1", "--json"]
     first = subprocess.Popen([*cmd, *paths[:8]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     second = subprocess.Popen([*cmd, *paths[4:]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    outs = [json.loads(p.communicate(timeout=300)[0]) for p in (first, second)]
+    finished = [p.communicate(timeout=300) for p in (first, second)]
+    for process, (out, err) in zip((first, second), finished):
+        assert process.returncode == 0 and out, err
+    outs = [json.loads(out) for out, _ in finished]
     assert all(o["errors"] == 0 for o in outs)
     assert [r[0] for r in rows(db)] == [f"student{i:02d}" for i in range(12)]
     with sqlite3.connect(db) as con:

@@ -3,7 +3,8 @@
 Each submission is recorded in one transaction, keyed by (student, exercise) and by the hash of
 the file's content: a batch killed at any moment resumes where it stopped, a submission graded
 before with the same content is skipped, and a changed one replaces its older grade. WAL mode and
-a busy timeout let two batches write the same gradebook at once.
+a busy timeout let two batches write the same gradebook at once; opening a new gradebook retries
+the one step the busy timeout does not cover.
 """
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import csv
 import hashlib
 import json
 import os
+import random
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from datetime import datetime, timezone
@@ -47,16 +50,33 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+BUSY_SECONDS = 60
+
+
 @contextmanager
 def connect(path: str | os.PathLike) -> Iterator[sqlite3.Connection]:
-    db = sqlite3.connect(str(path), timeout=60, isolation_level=None)
+    db = sqlite3.connect(str(path), timeout=BUSY_SECONDS, isolation_level=None)
     try:
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA busy_timeout=60000")
-        db.executescript(SCHEMA)
+        _prepare(db)
         yield db
     finally:
         db.close()
+
+
+def _prepare(db: sqlite3.Connection) -> None:
+    """WAL mode and the tables. When several processes open a new gradebook at the same moment,
+    switching it to WAL can fail at once with "database is locked" (SQLite does not wait there, to
+    avoid a deadlock), so that step is retried, after a short random pause, up to the busy timeout."""
+    deadline = time.monotonic() + BUSY_SECONDS
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(random.uniform(0.01, 0.05))
 
 
 def already_graded(db: sqlite3.Connection, student: str, exercise: str, sha256: str) -> bool:
