@@ -75,6 +75,14 @@ class Lab(NamedTuple):
     base: str  # http://127.0.0.1:<port>
     token: str
     opened: Path | None  # the page a student's browser is sent to: it forwards to the first lesson
+    log: Path  # the server's output
+
+    def log_tail(self, lines: int = 20) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+# What a lesson's kernel loads; imported once before the server starts (see serve_course)
+WARM_IMPORTS = "import ipykernel.kernelapp, ipywidgets, matplotlib.pyplot, numpy, backprop_lib.widgets"
 
 
 @contextmanager
@@ -95,7 +103,11 @@ def serve_course(home: Path) -> Iterator[Lab]:
                f"--LabApp.workspaces_dir={home / 'workspaces'}"]
     runtime = home / "runtime"
     environment = {**os.environ, "HOME": str(home), "JUPYTER_RUNTIME_DIR": str(runtime)}
-    log = open(home / "jupyterlab.log", "w")
+    # A fresh machine loads these from disk once, and matplotlib builds its font cache once per home
+    # folder: pay for that here, not inside a test's first page.
+    subprocess.run([sys.executable, "-c", WARM_IMPORTS], env=environment, check=True, timeout=300)
+    log_path = home / "jupyterlab.log"
+    log = open(log_path, "w")
     server = subprocess.Popen(command, cwd=course, stdout=log, stderr=subprocess.STDOUT, env=environment)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -106,11 +118,12 @@ def serve_course(home: Path) -> Iterator[Lab]:
         except OSError:
             if time.monotonic() > deadline or server.poll() is not None:
                 server.kill()
-                pytest.fail(f"JupyterLab did not start; see {home / 'jupyterlab.log'}")
+                pytest.fail(f"JupyterLab did not start; see {log_path}")
             time.sleep(0.3)
     opened = sorted(runtime.glob("jpserver-file-to-run-*-open.html"))
+    lab = Lab(base, token, opened[0] if opened else None, log_path)
     try:
-        yield Lab(base, token, opened[0] if opened else None)
+        yield lab
     finally:
         server.terminate()
         try:
@@ -142,7 +155,8 @@ def fresh_page(browser: Browser) -> Iterator[Page]:
 
 
 @contextmanager
-def screenshot_on_failure(page: Page, name: str) -> Iterator[None]:
+def screenshot_on_failure(page: Page, name: str, lab: Lab) -> Iterator[None]:
+    """On any failure: save a screenshot, and fail with where it is and the end of the server's log."""
     try:
         yield
     except BaseException as exc:
@@ -152,7 +166,7 @@ def screenshot_on_failure(page: Page, name: str) -> Iterator[None]:
             page.screenshot(path=str(shot), full_page=True)
         except Exception:
             shot = "none: the page could not be captured"
-        pytest.fail(f"{exc} (screenshot: {shot})")
+        pytest.fail(f"{exc} (screenshot: {shot}); JupyterLab's log ends:\n{lab.log_tail()}")
 
 
 def wait_for_kernel(page: Page) -> None:
@@ -161,11 +175,11 @@ def wait_for_kernel(page: Page) -> None:
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     # the status bar reads "Python 3 (ipykernel) | Idle" once the kernel has started and connected
     idle = page.locator(".jp-StatusBar-Widget", has_text="| Idle").first
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while not idle.is_visible():
         pop_ups = page.locator(POP_UPS)
         assert not pop_ups.count(), f"a pop-up to dismiss while the kernel starts: {pop_ups.first.inner_text()[:200]!r}"
-        assert time.monotonic() < deadline, "the kernel did not start within 60 s"
+        assert time.monotonic() < deadline, "the kernel did not start and connect within 120 s"
         page.wait_for_timeout(200)
 
 

@@ -15,7 +15,7 @@ def test_the_course_opens_on_its_first_lesson_with_nothing_to_dismiss(lab, page)
     """What a student sees after ``backprop-course lab``: lesson 01 open, its kernel running, the
     course's folders in the file browser, and no dialog or notification asking for an answer."""
     assert lab.opened is not None, "backprop-course lab did not ask JupyterLab to open a notebook"
-    with screenshot_on_failure(page, "first_page"):
+    with screenshot_on_failure(page, "first_page", lab):
         page.goto(lab.opened.as_uri())  # the page the browser is sent to; it forwards to the lesson
         wait_for_kernel(page)
         # the file browser shows lessons/ as a folder of the root, so exercises/ is one step away
@@ -34,14 +34,14 @@ def test_the_course_opens_on_its_first_lesson_with_nothing_to_dismiss(lab, page)
 
 @pytest.mark.parametrize("name", SOLUTIONS)
 def test_a_solution_runs_and_renders(lab, page, name):
-    with screenshot_on_failure(page, name):
+    with screenshot_on_failure(page, name, lab):
         open_and_run_all(page, lab, f"solutions/{name}")
         check_rendered(page, ROOT / "solutions" / name)
         assert page.locator(".jp-OutputArea-output:has-text('ok')").count() >= 3
 
 
 def test_an_answer_typed_into_an_exercise_gets_feedback(lab, page):
-    with screenshot_on_failure(page, "exercise_flow"):
+    with screenshot_on_failure(page, "exercise_flow", lab):
         open_and_run_all(page, lab, "exercises/01_computational_graphs.ipynb")
         cell = page.locator(".jp-CodeCell:has-text('def numerical_derivative')").first
         cell.locator(".cm-content").click()

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.mark.parametrize("name", LESSONS)
 def test_a_lesson_runs_renders_and_its_explorer_answers_the_slider(lab, page, name):
-    with screenshot_on_failure(page, name):
+    with screenshot_on_failure(page, name, lab):
         open_and_run_all(page, lab, f"lessons/{name}")
         check_rendered(page, ROOT / "lessons" / name)
         assert page.locator(".widget-slider, .widget-dropdown").count(), f"{name}: no widget rendered"
