@@ -1,16 +1,16 @@
 """What the browser tests share: JupyterLab started as students start it, Chromium, and helpers.
 
 nbval proves the kernel side; the browser tests prove what a student sees. JupyterLab is started the
-way the README tells students to start it (``backprop-course lab``) in a copy of the course, and
+way the README tells students to start it (``python -m backprop_lib lab``) in a copy of the course, and
 Debian's headless Chromium is driven by Playwright. The tests are split into two modules
 (test_browser_lessons.py, test_browser_course.py), each with its own server and browser, so that
 two pytest-xdist workers can run them side by side.
 
 Needs Debian's Chromium (``apt-get install -y chromium``) and Python Playwright (in the dev extras).
 Without them the tests skip and say how to install them; with BACKPROP_COURSE_REQUIRE_BROWSER=1 (set
-by .ci/run) a missing browser is a failure instead. Together they take about two and a half minutes
-of one worker; leave them out with ``-m "not browser"``. A failing test saves a screenshot under
-browser-failures/ in the repository and names the file in its failure message.
+by .ci/run) a missing browser is a failure instead. Side by side they take about two minutes; leave
+them out with ``-m "not browser"``. A failing test saves a screenshot under browser-failures/ in the
+repository and ends its message with where it is and the last lines of JupyterLab's log.
 """
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""Fixtures of the browser tests (test_browser_*.py); each module gets its own server and browser.
+"""The browser tests' fixtures (each browser module gets its own server and browser), and the order
+in which pytest-xdist hands out the suite's units of work.
 
-The set-up lives in browser_support.py, which is imported only when a browser test asks for these,
-so that the rest of the suite neither needs nor waits for Playwright.
+The browser set-up lives in browser_support.py, imported only when a browser test asks for these
+fixtures, so that the rest of the suite neither needs nor waits for Playwright.
 """
 from __future__ import annotations
 
