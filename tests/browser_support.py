@@ -209,8 +209,8 @@ def check_rendered(page: Page, notebook: Path) -> None:
     assert not page.locator("text=Error displaying widget").count(), f"{notebook.name}: a widget failed to display"
     # every explorer the notebook displays is drawn: a widget view with a visible size and controls
     views = page.locator(".jp-Cell-outputArea > .jp-OutputArea-child > .jp-OutputArea-output:has(> .jupyter-widgets)")
-    assert views.count() >= explorer_count(notebook), f"{notebook.name}: {views.count()} widgets rendered, " \
-        f"{explorer_count(notebook)} explorers displayed"
+    explorers = explorer_count(notebook)
+    assert views.count() >= explorers, f"{notebook.name}: {views.count()} widgets rendered, {explorers} explorers displayed"
     for index in range(views.count()):
         view = views.nth(index)
         view.scroll_into_view_if_needed()

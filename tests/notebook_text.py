@@ -55,12 +55,12 @@ def image_count(path: Path) -> int:
 EXPLORER_HINT = "run this cell to use the interactive explorer"
 
 
+def is_explorer(output) -> bool:
+    """Whether a stored output is an explorer (a stored explorer keeps its hint as text/plain)."""
+    return EXPLORER_HINT in as_text(output.get("data", {}).get("text/plain", ""))
+
+
 def explorer_count(path: Path) -> int:
-    """How many stored outputs are explorers (a stored explorer keeps its hint as text/plain)."""
+    """How many stored outputs are explorers."""
     nb = nbformat.read(path, as_version=4)
-    return sum(
-        1
-        for cell in nb.cells
-        for out in cell.get("outputs", [])
-        if EXPLORER_HINT in as_text(out.get("data", {}).get("text/plain", ""))
-    )
+    return sum(1 for cell in nb.cells for out in cell.get("outputs", []) if is_explorer(out))

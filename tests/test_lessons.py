@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from notebook_text import EXPLORER_HINT, ROOT, as_text
+from notebook_text import ROOT, as_text, is_explorer
 
 LESSONS = sorted((ROOT / "lessons").glob("[0-9][0-9]_*.ipynb"))
 NOTEBOOKS = [path for folder in ("lessons", "exercises", "solutions")
@@ -64,8 +64,7 @@ def test_outputs_hold_no_error_no_warning_and_no_raw_reprs(lesson):
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda path: path.name[:2])
 def test_every_explorer_is_stored_as_its_hint_in_a_cell_whose_output_is_not_compared(lesson):
-    explorers = [cell for cell in _cells(lesson) if cell.cell_type == "code"
-                 and any(EXPLORER_HINT in as_text(out.get("data", {}).get("text/plain", "")) for out in cell.outputs)]
+    explorers = [cell for cell in _cells(lesson) if cell.cell_type == "code" and any(map(is_explorer, cell.outputs))]
     assert explorers, "a lesson has at least one explorer"
     for cell in explorers:
         assert cell.source.startswith("# NBVAL_IGNORE_OUTPUT"), cell.source[:60]
