@@ -78,12 +78,11 @@ def test_each_known_mistake_is_named(question, name, answer, mistake):
 ])
 def test_a_right_answer_passes_on_fresh_inputs(question, name, answer):
     from backprop_lib.grading.judge import judge
-    from backprop_lib.grading.probe import run_cases
 
     q = find_question(question)
     for seed in range(5):
         cases = q.draw_cases(seed)
-        assert judge(q, cases, run_cases(q, {name: answer}, cases), seed).status == "passed"
+        assert judge(q, cases, q.run({name: answer}, cases), seed).status == "passed"
 
 
 def test_calling_the_library_instead_earns_nothing():
@@ -98,10 +97,9 @@ def test_a_hard_coded_answer_fails_on_fresh_inputs():
     q = find_question("01.numerical_derivative")
     answers = {c.inputs["x"]: central(math.sin, c.inputs["x"]) for c in q.visible_cases()}
     from backprop_lib.grading.judge import judge
-    from backprop_lib.grading.probe import run_cases
 
     cases = q.draw_cases(99)
-    result = judge(q, cases, run_cases(q, {"numerical_derivative": lambda f, x, h=1e-5: answers.get(x, 0.0)}, cases), 99)
+    result = judge(q, cases, q.run({"numerical_derivative": lambda f, x, h=1e-5: answers.get(x, 0.0)}, cases), 99)
     assert result.status == "failed"
 
 

@@ -10,7 +10,6 @@ import backprop_lib.graph as library
 from backprop_lib.grading import EXERCISES, check, find_question
 from backprop_lib.grading.judge import judge
 from backprop_lib.grading.plain import to_plain
-from backprop_lib.grading.probe import run_cases
 from backprop_lib.grading.spec import Outcome, close
 from notebook_text import find_notebook
 
@@ -315,7 +314,7 @@ def first_detector(question, answer):
     """The index of the mistake that check() names for ``answer``: the first one matching the first failure."""
     q = find_question(question)
     cases = q.visible_cases()
-    report = run_cases(q, {question.split(".")[1]: answer}, cases)
+    report = q.run({question.split(".")[1]: answer}, cases)
     for case, plain in zip(cases, report["outcomes"]):
         outcome = Outcome.from_plain(plain)
         if outcome.error is None and close(outcome.value, q.reference(case.inputs), q.rtol, q.atol):
@@ -336,7 +335,7 @@ def test_a_right_answer_passes_on_fresh_inputs_and_triggers_no_mistake(question)
     ns = {question.split(".")[1]: RIGHT[question]}
     for seed in range(3):
         cases = q.draw_cases(seed)
-        report = run_cases(q, ns, cases)
+        report = q.run(ns, cases)
         assert judge(q, cases, report, seed).status == "passed"
         for case, outcome in zip(cases, report["outcomes"]):
             assert not any(m.matches(Outcome.from_plain(outcome), case.inputs) for m in q.mistakes)
@@ -360,7 +359,7 @@ def test_a_hard_coded_answer_fails_on_fresh_inputs(question):
     shown = q.reference(q.visible_cases()[0].inputs)
     recorded = shown["jacobian"] if name == "jacobian" else shown
     cases = q.draw_cases(99)
-    result = judge(q, cases, run_cases(q, {name: lambda *args: recorded}, cases), 99)
+    result = judge(q, cases, q.run({name: lambda *args: recorded}, cases), 99)
     assert result.status == "failed"
 
 

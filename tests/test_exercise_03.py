@@ -12,7 +12,6 @@ from backprop_lib.grading import EXERCISES, check, find_question
 from backprop_lib.grading.ex03 import CIRCUIT_WRONG, GRADIENT_WRONG, MAX_WRONG, MUL_WRONG, NEURON_WRONG, REL_WRONG
 from backprop_lib.grading.judge import judge
 from backprop_lib.grading.plain import dumps, loads
-from backprop_lib.grading.probe import run_cases
 from backprop_lib.grading.runner import grade_notebook
 from notebook_text import find_notebook
 
@@ -173,7 +172,7 @@ WRONG = [
 def grade(question_id, answer, seed):
     q = find_question(question_id)
     cases = q.draw_cases(seed)
-    return judge(q, cases, run_cases(q, {RIGHT[question_id][0]: answer}, cases), seed)
+    return judge(q, cases, q.run({RIGHT[question_id][0]: answer}, cases), seed)
 
 
 @pytest.mark.parametrize(("question", "answer", "mistake"), WRONG, ids=[f"{q}: {m}" for q, _, m in WRONG])
@@ -199,7 +198,7 @@ def test_a_right_answer_passes_on_fresh_inputs_and_matches_no_mistake(question):
     name, answer = RIGHT[question]
     for seed in range(6):
         cases = q.draw_cases(seed)
-        report = run_cases(q, {name: answer}, cases)
+        report = q.run({name: answer}, cases)
         assert judge(q, cases, loads(dumps(report)), seed).status == "passed"
         for case, plain in zip(cases, report["outcomes"]):
             outcome = Outcome.from_plain(loads(dumps(plain)))

@@ -16,7 +16,6 @@ from backprop_lib.grading import EXERCISES, check, find_question
 from backprop_lib.grading.ex04 import _library_grads, _random_program, _simulated, ALL_KINDS
 from backprop_lib.grading.judge import judge
 from backprop_lib.grading.plain import to_plain
-from backprop_lib.grading.probe import run_cases
 from backprop_lib.grading.runner import grade_notebook
 from backprop_lib.grading.spec import Outcome
 from backprop_lib.graph import dependency_order
@@ -282,7 +281,7 @@ def test_each_known_mistake_is_named(question, answer, mistake):
     if question != "04.deep_chain":  # its inputs are the same kind every time, and 100,000 nodes cost time
         q = find_question(question)
         cases = q.draw_cases(5)
-        result = judge(q, cases, run_cases(q, answer, cases), 5)
+        result = judge(q, cases, q.run(answer, cases), 5)
         assert mistake in result.feedback
 
 
@@ -297,7 +296,7 @@ def test_a_right_answer_passes_and_every_mistake_differs_from_it_somewhere():
     for q in EXERCISES["04"].questions:
         for seed in (1,) if q.id == "04.deep_chain" else (1, 2, 3):
             cases = q.draw_cases(seed)
-            report = run_cases(q, RIGHT, cases)
+            report = q.run(RIGHT, cases)
             assert judge(q, cases, report, seed).status == "passed", q.id
             outcomes = [Outcome.from_plain(o) for o in report["outcomes"]]
             for m in q.mistakes:

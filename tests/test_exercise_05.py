@@ -8,7 +8,6 @@ from backprop_lib import Context, Tensor
 from backprop_lib.grading import EXERCISES, check, find_question
 from backprop_lib.grading.judge import judge
 from backprop_lib.grading.plain import from_plain, to_plain
-from backprop_lib.grading.probe import run_cases
 from backprop_lib.grading.runner import grade_notebook
 from backprop_lib.grading.spec import Outcome, close
 from backprop_lib.tensor import ReLU
@@ -143,7 +142,7 @@ def test_a_missing_transpose_on_rectangular_shapes_is_named_as_a_shape_error(que
     lesson = [c for c in q.visible_cases() if "lesson" in c.name]
     wrong = (lambda X, W, g: (g @ W, X.T @ g)) if question == "05.matmul_vjp" else (
         lambda x, W, b, g: (g @ W, x.T @ g, g.sum(axis=0)))
-    result = judge(q, lesson, run_cases(q, namespace(question, wrong), lesson), 0)
+    result = judge(q, lesson, q.run(namespace(question, wrong), lesson), 0)
     assert result.status == "failed"
     assert "matrix shapes that do not line up" in result.feedback
 
@@ -153,7 +152,7 @@ def test_a_right_answer_passes_on_fresh_inputs_and_triggers_no_mistake(question)
     q = find_question(question)
     for seed in range(5):
         cases = q.draw_cases(seed)
-        report = from_plain(to_plain(run_cases(q, namespace(question, RIGHT[question]), cases)))
+        report = from_plain(to_plain(q.run(namespace(question, RIGHT[question]), cases)))
         assert judge(q, cases, report, seed).status == "passed"
 
 
@@ -214,7 +213,7 @@ def test_a_hard_coded_answer_fails_on_fresh_inputs():
 
     assert check("05.matmul_vjp", {"matmul_vjp": lookup}).passed
     cases = q.draw_cases(99)
-    assert judge(q, cases, run_cases(q, {"matmul_vjp": lookup}, cases), 99).status == "failed"
+    assert judge(q, cases, q.run({"matmul_vjp": lookup}, cases), 99).status == "failed"
 
 
 @pytest.mark.parametrize("question", list(RIGHT))

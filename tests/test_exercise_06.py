@@ -11,7 +11,6 @@ from backprop_lib.grading import EXERCISES, check, find_question
 from backprop_lib.grading.ex06 import TARGET_ACCURACY
 from backprop_lib.grading.judge import judge
 from backprop_lib.grading.plain import from_plain, to_plain
-from backprop_lib.grading.probe import run_cases
 from backprop_lib.grading.runner import grade_notebook
 from backprop_lib.grading.spec import Outcome, close
 from notebook_text import find_notebook
@@ -213,7 +212,7 @@ def grade(question_id, answer, seed=None, only=None):
     if only is not None:
         cases = [cases[i] for i in only]
     namespace = {SYMBOL[question_id]: answer, "init_params": init_params}
-    return judge(q, cases, from_plain(json.loads(json.dumps(run_cases(q, namespace, cases)))), seed or 0)
+    return judge(q, cases, from_plain(json.loads(json.dumps(q.run(namespace, cases)))), seed or 0)
 
 
 @pytest.mark.parametrize(("question", "answer", "mistake"), MISTAKES, ids=[f"{q}: {m}" for q, _, m in MISTAKES])

@@ -9,7 +9,6 @@ from backprop_lib.checkpoint import chain_cost as library_chain_cost
 from backprop_lib.grading import EXERCISES, check, find_question
 from backprop_lib.grading.judge import judge
 from backprop_lib.grading.plain import loads, dumps
-from backprop_lib.grading.probe import run_cases
 from backprop_lib.grading.spec import Outcome
 from notebook_text import find_notebook
 
@@ -231,7 +230,7 @@ WRONG = [
 def full_run(question_id, namespace, seed):
     q = find_question(question_id)
     cases = q.draw_cases(seed)
-    return judge(q, cases, run_cases(q, namespace, cases), seed)
+    return judge(q, cases, q.run(namespace, cases), seed)
 
 
 @pytest.mark.parametrize(("question", "name", "answer", "mistake"), WRONG)
@@ -251,7 +250,7 @@ def test_a_right_answer_passes_on_fresh_inputs_and_matches_no_mistake(question):
     q = find_question(question)
     for seed in range(4):
         cases = q.draw_cases(seed)
-        assert judge(q, cases, run_cases(q, RIGHT[question], cases), seed).status == "passed"
+        assert judge(q, cases, q.run(RIGHT[question], cases), seed).status == "passed"
         for case in cases:
             right = Outcome(value=loads(dumps(q.reference(case.inputs))))
             assert not [m.name for m in q.mistakes if m.matches(right, case.inputs)]

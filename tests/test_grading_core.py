@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from backprop_lib.grading import Case, Question, check, close
+from backprop_lib.grading.probes import Probe
 from backprop_lib.grading.plain import NotPlain, from_plain, loads, dumps, to_plain
 
 
@@ -34,8 +35,8 @@ def test_non_finite_numbers_never_match():
 
 def test_check_judges_arrays_like_the_autograder():
     question = Question(
-        id="01.demo_array", points=1, title="an array answer", symbols=("f",),
-        cases=lambda rng: [Case("f()", {})], probe=lambda ns, i: np.asarray(ns["f"](), dtype=float),
+        id="01.demo_array", points=1, title="an array answer",
+        cases=lambda rng: [Case("f()", {})], probe=Probe(("f",), lambda ns, i: np.asarray(ns["f"](), dtype=float)),
         reference=lambda i: np.array([1.0, 2.0]))
     from backprop_lib import grading
 

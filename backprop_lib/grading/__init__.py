@@ -1,44 +1,54 @@
-"""Grading: questions as code, immediate checks in notebooks, and the judge.
+"""Grading: questions as code, immediate checks in notebooks, the judge and the sandbox.
 
-Each exercise's questions live in a module ``exNN`` of this package. ``check`` runs a question's
-visible tests in the student's notebook; the autograder runs every test in a separate process.
+Grading has two halves that share nothing:
+
+- the trusted half (the judge): ``spec``, the questions ``exNN`` (cases, references, known
+  mistakes), ``judge``, ``runner``, ``sandbox``, ``gradebook``, ``commands``;
+- the half that runs beside the student's code: ``plain``, ``probe``, the ``probes`` package and
+  ``worker``. The sandbox sees only these (see ``sandbox.sandbox_library``).
+
+This package's own namespace is loaded lazily, so that importing it in the sandbox pulls in
+nothing of the trusted half. ``check`` runs a question's visible tests in the student's notebook;
+inside the sandbox it only says that the autograder runs every question itself.
 """
 from __future__ import annotations
 
 import importlib
-import pkgutil
+from typing import Any
 
-from .check import CheckReport, check
-from .judge import QuestionResult, judge
-from .spec import Case, Exercise, Mistake, Outcome, Question, close
+# Set by the sandbox's worker: check() cells are feedback for the student, and the grader runs the
+# full questions itself (the trusted half that check() needs is not there anyway).
+IN_SANDBOX = False
 
-EXERCISES: dict[str, Exercise] = {}
-QUESTIONS: dict[str, Question] = {}
-
-for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-    if _info.name.startswith("ex") and _info.name[2:].isdigit():
-        _exercise = importlib.import_module(f"{__name__}.{_info.name}").EXERCISE
-        EXERCISES[_exercise.number] = _exercise
-        for _q in _exercise.questions:
-            if _q.id in QUESTIONS:
-                raise RuntimeError(f"question id {_q.id} is defined twice")
-            QUESTIONS[_q.id] = _q
+_LAZY = {
+    "EXERCISES": "registry", "QUESTIONS": "registry", "find_exercise": "registry", "find_question": "registry",
+    "CheckReport": "checking", "QuestionResult": "judge", "judge": "judge",
+    "Case": "spec", "Exercise": "spec", "Mistake": "spec", "Outcome": "spec", "Question": "spec", "close": "spec",
+}
 
 
-def find_question(question_id: str) -> Question:
-    if question_id not in QUESTIONS:
-        known = ", ".join(sorted(QUESTIONS))
-        raise KeyError(f"no question {question_id!r}; the questions are: {known}")
-    return QUESTIONS[question_id]
+class SkippedCheck:
+    """What ``check`` returns inside the sandbox."""
+
+    passed = False
+
+    def __repr__(self) -> str:
+        return "[skipped] check: the autograder runs every question itself"
 
 
-def find_exercise(number_or_notebook: str) -> Exercise:
-    """An exercise by number (``"02"``) or by notebook name (``"02_paths_and_modes"``)."""
-    key = number_or_notebook[:2]
-    if key not in EXERCISES or number_or_notebook not in (key, EXERCISES[key].notebook):
-        known = ", ".join(e.notebook for e in EXERCISES.values())
-        raise KeyError(f"no exercise {number_or_notebook!r}; the exercises are: {known}")
-    return EXERCISES[key]
+def check(question_id: str, namespace: Any = None) -> Any:
+    """Run the visible tests of ``question_id`` on the functions this notebook defines."""
+    if IN_SANDBOX:
+        return SkippedCheck()
+    from .checking import check as run_check
+
+    return run_check(question_id, namespace)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["Case", "CheckReport", "EXERCISES", "Exercise", "Mistake", "Outcome", "QUESTIONS", "Question",

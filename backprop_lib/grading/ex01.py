@@ -7,16 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from .probes.ex01 import FUNCTIONS, PROBES
 from .spec import Case, Exercise, Mistake, Question
-
-# Functions the tests differentiate, each with its exact derivative, by name (names cross processes).
-FUNCTIONS = {
-    "sin": (math.sin, math.cos),
-    "exp": (math.exp, math.exp),
-    "cube": (lambda x: x * x * x, lambda x: 3 * x * x),
-    "tanh": (math.tanh, lambda x: 1 - math.tanh(x) ** 2),
-    "bump": (lambda x: 1 / (1 + x * x), lambda x: -2 * x / (1 + x * x) ** 2),
-}
 
 
 def _f(name: str):
@@ -36,12 +28,6 @@ def _derivative_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
-def _derivative_probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> float:
-    f, x, h = _f(inputs["f"]), inputs["x"], inputs["h"]
-    answer = ns["numerical_derivative"](f, x) if h is None else ns["numerical_derivative"](f, x, h)
-    return float(answer)
-
-
 def _step(inputs: Mapping[str, Any]) -> float:
     return 1e-5 if inputs["h"] is None else inputs["h"]
 
@@ -55,13 +41,11 @@ NUMERICAL_DERIVATIVE = Question(
     id="01.numerical_derivative",
     points=3,
     title="Central difference",
-    symbols=("numerical_derivative",),
     cases=_derivative_cases,
-    probe=_derivative_probe,
+    probe=PROBES["01.numerical_derivative"],
     reference=_central,
     rtol=1e-7,
     atol=1e-10,
-    forbidden=("backprop_lib.gradcheck.numerical_gradient",),
     mistakes=(
         Mistake.answer("one-sided difference",
                        "(f(x + h) - f(x)) / h has error O(h); use the central difference "
@@ -86,15 +70,6 @@ def _graph_cases(rng: np.random.Generator) -> list[Case]:
             for k, (a, b) in enumerate(points)]
 
 
-EDGES = (("a", "c"), ("b", "c"), ("b", "d"), ("c", "e"), ("d", "e"))
-
-
-def _graph_probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict:
-    values, edges = ns["lesson_graph"](inputs["a"], inputs["b"])
-    return {"values": {k: float(values[k]) for k in "abcde"},
-            "edges": {f"{u}->{v}": float(edges[(u, v)]) for u, v in EDGES}}
-
-
 def _graph_answer(a: float, b: float, swap_product: bool = False) -> dict:
     c, d = a + b, b + 1
     de_dc, de_dd = (c, d) if swap_product else (d, c)
@@ -106,11 +81,9 @@ LESSON_GRAPH = Question(
     id="01.lesson_graph",
     points=3,
     title="Values and edge derivatives of e = (a + b) * (b + 1)",
-    symbols=("lesson_graph",),
     cases=_graph_cases,
-    probe=_graph_probe,
+    probe=PROBES["01.lesson_graph"],
     reference=lambda i: _graph_answer(i["a"], i["b"]),
-    forbidden=("backprop_lib.graph.Expression.evaluate",),
     mistakes=(
         Mistake.answer("product rule applied to the wrong factor",
                        "for e = c * d, de/dc is the OTHER factor d, and de/dd is c.",
@@ -135,11 +108,6 @@ def _product_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
-def _product_probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> float:
-    (f, df), (g, dg) = FUNCTIONS[inputs["f"]], FUNCTIONS[inputs["g"]]
-    return float(ns["product_rule"](f, df, g, dg, inputs["x"]))
-
-
 def _product(inputs: Mapping[str, Any], terms: str = "both") -> float:
     (f, df), (g, dg), x = FUNCTIONS[inputs["f"]], FUNCTIONS[inputs["g"]], inputs["x"]
     if terms == "derivatives":
@@ -153,9 +121,8 @@ PRODUCT_RULE = Question(
     id="01.product_rule",
     points=2,
     title="The product rule",
-    symbols=("product_rule",),
     cases=_product_cases,
-    probe=_product_probe,
+    probe=PROBES["01.product_rule"],
     reference=_product,
     mistakes=(
         Mistake.answer("product of the derivatives",

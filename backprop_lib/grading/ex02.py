@@ -4,8 +4,10 @@ Every question works on a graph given as an edge dict ``{(u, v): dv/du}``. The c
 here and cross to the student's process as plain data (``edges`` is a list of ``[u, v, dv/du]``
 triples, listed in no topological order); the probe turns them back into the dict.
 
-The references are written out here rather than taken from ``backprop_lib.graph``: the jacobian
-probe runs them in the student's process, where every call of the library's sweeps is refused.
+The probes, and what they need to read a case (the edge dict, the sweeps the jacobian probe hands
+the answer), are in ``probes.ex02``; the references use the same sweeps, written out there rather
+than taken from ``backprop_lib.graph``: the jacobian probe runs them in the student's process,
+where every call of the library's sweeps is refused.
 Most sweep detectors check each node against its neighbours (``_local_rule``), so they recognise
 a mistake whatever order the answer happened to visit the edges in.
 """
@@ -18,6 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from .probes.ex02 import PROBES
+from .probes.ex02 import edges_of as _edges
+from .probes.ex02 import forward_sweep as _forward
+from .probes.ex02 import neighbours as _neighbours
+from .probes.ex02 import nodes_of as _nodes
+from .probes.ex02 import order as _order
+from .probes.ex02 import reverse_sweep as _reverse
 from .spec import Case, Exercise, Mistake, Outcome, Question, close
 
 Edges = dict[tuple[str, str], float]
@@ -27,64 +36,8 @@ LETTERS = "abcdefghijklmnopqrstuvwxyz"
 GREEK = ("α", "β", "γ", "δ", "ε", "ζ")
 MAX_PATHS = 800  # between any two nodes of a random graph: enumerating every path stays fast
 
-_GRAPH = "backprop_lib.graph"
-FORBIDDEN = tuple(f"{_GRAPH}.{name}" for name in
-                  ("count_paths", "sum_over_paths", "forward_mode", "reverse_mode", "topological_order")) + tuple(
-    f"{_GRAPH}.Graph.{name}" for name in ("count_paths", "sum_over_paths", "forward_mode", "reverse_mode",
-                                         "topological_order", "paths", "forward_steps", "reverse_steps"))
-
 
 # --- graphs as plain data ---------------------------------------------------------------------------
-
-
-def _edges(inputs: Mapping[str, Any]) -> Edges:
-    """The case's edge dict, in the order the triples were listed."""
-    return {(str(u), str(v)): float(d) for u, v, d in inputs["edges"]}
-
-
-def _nodes(edges: Mapping[tuple[str, str], float]) -> list[str]:
-    return list(dict.fromkeys(n for pair in edges for n in pair))
-
-
-def _neighbours(edges: Mapping[tuple[str, str], float]) -> tuple[dict, dict]:
-    """``out[v]``: pairs (u, du/dv) for u in out(v); ``into[v]``: pairs (w, dv/dw) for the edges w -> v."""
-    out: dict[str, list] = {n: [] for n in _nodes(edges)}
-    into: dict[str, list] = {n: [] for n in out}
-    for (u, v), d in edges.items():
-        out[u].append((v, d))
-        into[v].append((u, d))
-    return out, into
-
-
-def _order(edges: Mapping[tuple[str, str], float]) -> list[str]:
-    """Kahn's algorithm: every node before the nodes it feeds."""
-    out, into = _neighbours(edges)
-    waiting = {n: len(into[n]) for n in out}
-    order = [n for n in out if waiting[n] == 0]
-    for u in order:  # the list grows while we walk it
-        for v, _ in out[u]:
-            waiting[v] -= 1
-            if waiting[v] == 0:
-                order.append(v)
-    return order
-
-
-def _forward(edges: Mapping[tuple[str, str], float], source: str) -> dict[str, float]:
-    """d v / d source for every node v, summing the paths coming in."""
-    _, into = _neighbours(edges)
-    total: dict[str, float] = {}
-    for v in _order(edges):
-        total[v] = 1.0 if v == source else math.fsum(d * total[w] for w, d in into[v])
-    return total
-
-
-def _reverse(edges: Mapping[tuple[str, str], float], target: str) -> dict[str, float]:
-    """d target / d v for every node v, merging the paths going out."""
-    out, _ = _neighbours(edges)
-    total: dict[str, float] = {}
-    for v in reversed(_order(edges)):
-        total[v] = 1.0 if v == target else math.fsum(d * total[u] for u, d in out[v])
-    return {n: total[n] for n in _nodes(edges)}
 
 
 def _count_from(edges: Mapping[tuple[str, str], float], source: str) -> dict[str, int]:
@@ -232,13 +185,6 @@ def _pair_in_random_dag(rng: np.random.Generator, n: int) -> tuple[str, Edges, s
                 return _describe(edges, "a random DAG"), edges, s, t
 
 
-def _pair_probe(function: str) -> Callable[[Mapping[str, Any], Mapping[str, Any]], float]:
-    def probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> float:
-        return float(ns[function](_edges(inputs), inputs["source"], inputs["target"]))
-
-    return probe
-
-
 def _pair(inputs: Mapping[str, Any]) -> tuple[Edges, str, str]:
     return _edges(inputs), inputs["source"], inputs["target"]
 
@@ -286,13 +232,11 @@ COUNT_PATHS = Question(
     id="02.count_paths",
     points=2,
     title="Count the paths",
-    symbols=("count_paths",),
     cases=lambda rng: _pair_cases("count_paths", rng),
-    probe=_pair_probe("count_paths"),
+    probe=PROBES["02.count_paths"],
     reference=_number_of_paths,
     rtol=RTOL,
     atol=ATOL,
-    forbidden=FORBIDDEN,
     mistakes=(
         _number_mistake("paths weighted by their edge derivatives",
                         "that is the sum over paths of the products, not the number of paths: every path "
@@ -331,13 +275,11 @@ SUM_OVER_PATHS = Question(
     id="02.sum_over_paths",
     points=2,
     title="The derivative as a sum over paths",
-    symbols=("sum_over_paths",),
     cases=lambda rng: _pair_cases("sum_over_paths", rng),
-    probe=_pair_probe("sum_over_paths"),
+    probe=PROBES["02.sum_over_paths"],
     reference=_path_sum,
     rtol=RTOL,
     atol=ATOL,
-    forbidden=FORBIDDEN,
     mistakes=(
         _number_mistake("paths counted instead of their products summed",
                         "each path contributes the PRODUCT of the edge derivatives along it, not 1: "
@@ -427,16 +369,6 @@ def _sweep_is_telling(edges: Edges, start: str, forward: bool) -> bool:
     merges = any(sum(1 for u in feeding[v] if u in reached) >= 2 for v in reached)
     sole = any(feeding[v] == [start] for v in reached)
     return merges and sole and len(reached) < len(_nodes(edges))
-
-
-def _sweep_probe(function: str, key: str) -> Callable[[Mapping[str, Any], Mapping[str, Any]], dict]:
-    def probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, float]:
-        result = ns[function](_edges(inputs), inputs[key])
-        if not isinstance(result, Mapping):
-            raise TypeError(f"{function} must return a dict {{node: derivative}}, got {type(result).__name__}")
-        return {str(node): float(x) for node, x in result.items()}
-
-    return probe
 
 
 def _sweep(inputs: Mapping[str, Any]) -> dict[str, float]:
@@ -604,13 +536,11 @@ FORWARD_MODE = Question(
     id="02.forward_mode",
     points=3,
     title="Forward-mode differentiation",
-    symbols=("forward_mode",),
     cases=lambda rng: _sweep_cases("forward_mode", rng),
-    probe=_sweep_probe("forward_mode", "source"),
+    probe=PROBES["02.forward_mode"],
     reference=_sweep,
     rtol=RTOL,
     atol=ATOL,
-    forbidden=FORBIDDEN,
     mistakes=_sweep_mistakes(forward=True),
 )
 
@@ -618,13 +548,11 @@ REVERSE_MODE = Question(
     id="02.reverse_mode",
     points=3,
     title="Reverse-mode differentiation",
-    symbols=("reverse_mode",),
     cases=lambda rng: _sweep_cases("reverse_mode", rng),
-    probe=_sweep_probe("reverse_mode", "target"),
+    probe=PROBES["02.reverse_mode"],
     reference=_sweep,
     rtol=RTOL,
     atol=ATOL,
-    forbidden=FORBIDDEN,
     mistakes=_sweep_mistakes(forward=False),
 )
 
@@ -663,44 +591,6 @@ def _jacobian_cases(rng: np.random.Generator) -> list[Case]:
     return [Case(f"jacobian({what}, inputs={ins}, outputs={outs})",
                  {"edges": _triples(edges), "inputs": ins, "outputs": outs}, visible=k < 3)
             for k, (what, edges, ins, outs) in enumerate(graphs)]
-
-
-_ABSENT = object()
-
-
-def _jacobian_probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict:
-    """Run ``jacobian`` with correct, counting sweeps in place of the answer's own.
-
-    The answer calls ``forward_mode`` and ``reverse_mode`` by name from its module's globals; the
-    probe puts counting versions there for the duration of the call, so this question grades the
-    choice of mode and the assembly of the Jacobian, whatever the other answers do.
-    """
-    fn = ns["jacobian"]
-    home = getattr(fn, "__globals__", ns)
-    sweeps = {"forward": 0, "reverse": 0}
-
-    def forward_mode(edges: Mapping, source: str) -> dict[str, float]:
-        sweeps["forward"] += 1
-        return _forward(dict(edges), source)
-
-    def reverse_mode(edges: Mapping, target: str) -> dict[str, float]:
-        sweeps["reverse"] += 1
-        return _reverse(dict(edges), target)
-
-    saved = {name: home.get(name, _ABSENT) for name in ("forward_mode", "reverse_mode")}
-    home["forward_mode"], home["reverse_mode"] = forward_mode, reverse_mode
-    try:
-        result = fn(_edges(inputs), list(inputs["inputs"]), list(inputs["outputs"]))
-    finally:
-        for name, original in saved.items():
-            if original is _ABSENT:
-                home.pop(name, None)
-            else:
-                home[name] = original
-    if not isinstance(result, Mapping) or not all(isinstance(row, Mapping) for row in result.values()):
-        raise TypeError("jacobian must return a dict of dicts, J[y][x] = dy/dx")
-    matrix = {str(y): {str(x): float(v) for x, v in row.items()} for y, row in result.items()}
-    return {"jacobian": matrix, "sweeps": dict(sweeps)}
 
 
 def _matrix(inputs: Mapping[str, Any]) -> dict[str, dict[str, float]]:
@@ -756,13 +646,11 @@ JACOBIAN = Question(
     id="02.jacobian",
     points=2,
     title="The whole Jacobian with the fewest sweeps",
-    symbols=("jacobian",),
     cases=_jacobian_cases,
-    probe=_jacobian_probe,
+    probe=PROBES["02.jacobian"],
     reference=_jacobian,
     rtol=RTOL,
     atol=ATOL,
-    forbidden=FORBIDDEN,
     mistakes=(
         Mistake("the more expensive mode",
                 "the derivatives are right, but the other mode needs fewer sweeps: forward mode costs one "

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 
 from .plain import is_real
+from .probes.ex03 import FUNCTIONS, PROBES
+from .probes.ex03 import listed as _listed
 from .spec import Case, Exercise, Mistake, Outcome, Question, close
 
 Inputs = Mapping[str, Any]
@@ -114,16 +116,6 @@ def _neuron_cases(rng: np.random.Generator) -> list[Case]:
                  i, visible=k < 2) for k, i in enumerate(inputs)]
 
 
-def _neuron_probe(ns: Mapping[str, Any], inputs: Inputs) -> dict:
-    w, x = inputs["w"], inputs["x"]
-    if inputs["arrays"]:
-        w, x = np.array(w, dtype=float), np.array(x, dtype=float)
-    else:
-        w, x = list(w), list(x)
-    L, dw, dx = ns["sigmoid_neuron"](w, x)
-    return {"L": float(L), "dw": [float(v) for v in dw], "dx": [float(v) for v in dx]}
-
-
 def _dw_dx_swapped(outcome: Outcome, inputs: Inputs) -> bool:
     value = outcome.value
     return (not outcome.error and isinstance(value, dict) and isinstance(value.get("dw"), list)
@@ -134,12 +126,9 @@ SIGMOID_NEURON = Question(
     id="03.sigmoid_neuron",
     points=4,
     title="Flat forward and backward of a sigmoid neuron",
-    symbols=("sigmoid_neuron",),
     cases=_neuron_cases,
-    probe=_neuron_probe,
+    probe=PROBES["03.sigmoid_neuron"],
     reference=_neuron,
-    forbidden=("backprop_lib.gates.sigmoid_neuron", "backprop_lib.gates.sigmoid_backward",
-               "backprop_lib.graph.Graph.reverse_mode", "backprop_lib.engine.Value.backward"),
     mistakes=_answers(NEURON_WRONG, _neuron) + (
         Mistake("dw and dx returned in the wrong order",
                 "return (L, dw, dx): dw has 3 entries (w0, w1, w2), dx has 2 (x0, x1).", _dw_dx_swapped),
@@ -183,21 +172,13 @@ def _circuit_cases(rng: np.random.Generator) -> list[Case]:
             for k, i in enumerate(inputs)]
 
 
-def _circuit_probe(ns: Mapping[str, Any], inputs: Inputs) -> dict:
-    f, dx, dy, dz = ns["circuit_backward"](inputs["x"], inputs["y"], inputs["z"])
-    return {"f": float(f), "dx": float(dx), "dy": float(dy), "dz": float(dz)}
-
-
 CIRCUIT_BACKWARD = Question(
     id="03.circuit_backward",
     points=2,
     title="Flat backward of f = (x + y) * z",
-    symbols=("circuit_backward",),
     cases=_circuit_cases,
-    probe=_circuit_probe,
+    probe=PROBES["03.circuit_backward"],
     reference=_circuit,
-    forbidden=("backprop_lib.gates.mul_backward", "backprop_lib.gates.add_backward",
-               "backprop_lib.graph.Graph.reverse_mode", "backprop_lib.engine.Value.backward"),
     mistakes=_answers(CIRCUIT_WRONG, _circuit),
 )
 
@@ -230,19 +211,6 @@ def _gate_cases(rng: np.random.Generator, gate: str, reference: Wrong,
     return cases
 
 
-def _gate_probe(name: str) -> Callable[[Mapping[str, Any], Inputs], list]:
-    def probe(ns: Mapping[str, Any], inputs: Inputs) -> list:
-        args = [inputs[k] if is_real(inputs[k]) else np.array(inputs[k], dtype=float) for k in ("dout", "x", "y")]
-        dx, dy = ns[name](*args)
-        return [_listed(dx), _listed(dy)]
-    return probe
-
-
-def _listed(value: Any) -> Any:
-    """An array as nested lists of floats (a number as a float): shapes survive the trip exactly."""
-    return np.asarray(value, dtype=float).tolist()
-
-
 def _arrays(inputs: Inputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return tuple(np.asarray(inputs[k], dtype=float) for k in ("dout", "x", "y"))
 
@@ -270,11 +238,9 @@ MUL_BACKWARD = Question(
     id="03.mul_backward",
     points=2,
     title="Backward of a mul gate",
-    symbols=("mul_backward",),
     cases=lambda rng: _gate_cases(rng, "mul_backward", _mul, MUL_WRONG),
-    probe=_gate_probe("mul_backward"),
+    probe=PROBES["03.mul_backward"],
     reference=_mul,
-    forbidden=("backprop_lib.gates.mul_backward",),
     mistakes=_answers(MUL_WRONG, _mul),
 )
 
@@ -305,11 +271,9 @@ MAX_BACKWARD = Question(
     id="03.max_backward",
     points=2,
     title="Backward of a max gate",
-    symbols=("max_backward",),
     cases=lambda rng: _gate_cases(rng, "max_backward", _max, MAX_WRONG),
-    probe=_gate_probe("max_backward"),
+    probe=PROBES["03.max_backward"],
     reference=_max,
-    forbidden=("backprop_lib.gates.max_backward",),
     mistakes=_answers(MAX_WRONG, _max) + (
         Mistake.raises("an `if` on a whole array",
                        "`if x >= y:` cannot decide for every entry of an array at once (ValueError); choose "
@@ -319,29 +283,6 @@ MAX_BACKWARD = Question(
 
 
 # --- numerical_gradient(f, x, h=1e-5) ------------------------------------------------------------------------
-
-
-def _weights(t: np.ndarray) -> np.ndarray:
-    return np.linspace(-1.0, 1.5, t.size).reshape(t.shape)
-
-
-# Functions of an array the tests differentiate, by name (names cross processes); each returns a float.
-FUNCTIONS: dict[str, Callable[[np.ndarray], float]] = {
-    "sum of cubes": lambda t: float(np.sum(t ** 3)),
-    "weighted sines": lambda t: float(np.sum(_weights(t) * np.sin(t))),
-    "log-sum-exp": lambda t: float(np.log(np.sum(np.exp(t)))),
-    "sigmoid neuron": lambda t: 1.0 / (1.0 + float(np.exp(-np.sum(_weights(t) * t)))),
-}
-
-
-def _gradient_probe(ns: Mapping[str, Any], inputs: Inputs) -> dict:
-    f, x = FUNCTIONS[inputs["f"]], np.array(inputs["x"], dtype=float)
-    before = x.copy()
-    if inputs["h"] is None:
-        grad = ns["numerical_gradient"](f, x)
-    else:
-        grad = ns["numerical_gradient"](f, x, inputs["h"])
-    return {"grad": _listed(grad), "x unchanged": bool(np.array_equal(x, before))}
 
 
 def _difference(inputs: Inputs, kind: str = "central", h: float | None = None) -> dict:
@@ -411,13 +352,11 @@ NUMERICAL_GRADIENT = Question(
     id="03.numerical_gradient",
     points=3,
     title="A numerical gradient by central differences",
-    symbols=("numerical_gradient",),
     cases=_gradient_cases,
-    probe=_gradient_probe,
+    probe=PROBES["03.numerical_gradient"],
     reference=_difference,
     rtol=1e-7,
     atol=1e-10,
-    forbidden=("backprop_lib.gradcheck.numerical_gradient",),
     mistakes=_answers(GRADIENT_WRONG, _difference, rtol=1e-8, atol=1e-11) + (
         Mistake("the gradient has the wrong shape",
                 "return an array of the same shape as x: entry [i, j] holds df/dx[i, j].", _flattened),
@@ -482,11 +421,6 @@ def _rel_cases(rng: np.random.Generator) -> list[Case]:
     return [Case(f"rel_error(a={i['a']}, b={i['b']})", i, visible=k < 3) for k, i in enumerate(inputs)]
 
 
-def _rel_probe(ns: Mapping[str, Any], inputs: Inputs) -> float:
-    a, b = (inputs[k] if is_real(inputs[k]) else np.array(inputs[k], dtype=float) for k in ("a", "b"))
-    return float(ns["rel_error"](a, b))
-
-
 def _zero_over_zero(outcome: Outcome, inputs: Inputs) -> bool:
     if outcome.error:
         return outcome.error[0] == "ZeroDivisionError"
@@ -497,11 +431,9 @@ REL_ERROR = Question(
     id="03.rel_error",
     points=2,
     title="Relative error",
-    symbols=("rel_error",),
     cases=_rel_cases,
-    probe=_rel_probe,
+    probe=PROBES["03.rel_error"],
     reference=_rel_error,
-    forbidden=("backprop_lib.gradcheck.rel_error",),
     mistakes=_answers(REL_WRONG, _rel_error) + (
         Mistake("0/0 where both values are zero",
                 "two zeros agree exactly, but |a - b| / (|a| + |b|) is 0/0 there; divide by "

@@ -1,7 +1,7 @@
 """Exercise 04: a modular autograd engine, the student's own ``Value`` class.
 
-The probes build expressions with the student's ``Value`` from plain programs: a list of
-operations, each node given by its index in the list::
+The probes (``probes/ex04.py``) build expressions with the student's ``Value`` from plain
+programs: a list of operations, each node given by its index in the list::
 
     ("leaf", x)       Value(x)            ("pow", i, k)    n[i] ** k
     ("add", i, j)     n[i] + n[j]         ("mul", i, j)    n[i] * n[j]
@@ -21,17 +21,10 @@ from typing import Any
 import numpy as np
 
 from ..engine import Value as LibraryValue
-from ..function import Function
-from ..graph import paused_gc
+from .probes.ex04 import PROBES, LibraryValueError, Program
+from .probes.ex04 import apply_operation as _apply, case_program as _program, operands as _operands
+from .probes.ex04 import reachable as _reachable
 from .spec import Case, Exercise, Mistake, Outcome, Question, close
-
-Program = Sequence[tuple]
-
-
-
-class LibraryValueError(Exception):
-    """The answer's ``Value`` is the library's own class (or made from it)."""
-
 
 USES_LIBRARY_VALUE = Mistake(
     "the library's Value instead of your own",
@@ -40,53 +33,6 @@ USES_LIBRARY_VALUE = Mistake(
     lambda outcome, inputs: bool(outcome.error) and outcome.error[0] == LibraryValueError.__name__)
 
 # --- programs: building, evaluating and drawing them at random ----------------------------------------
-
-
-def _operands(op: tuple) -> tuple[int, ...]:
-    """The node indices an operation reads, in operand order (numbers are not nodes)."""
-    kind = op[0]
-    if kind in ("add", "mul"):
-        return (op[1], op[2])
-    if kind in ("radd", "rmul"):
-        return (op[2],)
-    if kind == "leaf":
-        return ()
-    return (op[1],)
-
-
-def _text(op: tuple) -> str:
-    """How the operation reads in Python, for error messages."""
-    kind = op[0]
-    return {"leaf": "Value(x)", "add": "Value + Value", "mul": "Value * Value",
-            "add_num": f"Value + {op[-1]!r}", "mul_num": f"Value * {op[-1]!r}",
-            "radd": f"{op[1]!r} + Value", "rmul": f"{op[1]!r} * Value", "pow": f"Value ** {op[-1]!r}",
-            "tanh": "Value.tanh()", "exp": "Value.exp()"}[kind]
-
-
-def _apply(op: tuple, nodes: list, make: Callable[[float], Any]) -> Any:
-    """One operation on already built nodes (any Value-like class)."""
-    kind = op[0]
-    if kind == "leaf":
-        return make(op[1])
-    if kind == "add":
-        return nodes[op[1]] + nodes[op[2]]
-    if kind == "mul":
-        return nodes[op[1]] * nodes[op[2]]
-    if kind == "add_num":
-        return nodes[op[1]] + op[2]
-    if kind == "mul_num":
-        return nodes[op[1]] * op[2]
-    if kind == "radd":
-        return op[1] + nodes[op[2]]
-    if kind == "rmul":
-        return op[1] * nodes[op[2]]
-    if kind == "pow":
-        return nodes[op[1]] ** op[2]
-    if kind == "tanh":
-        return nodes[op[1]].tanh()
-    if kind == "exp":
-        return nodes[op[1]].exp()
-    raise ValueError(f"unknown operation {kind!r}")
 
 
 _FLOAT_OPS: dict[str, Callable[[list[float], tuple], float]] = {
@@ -109,18 +55,6 @@ def _forward(program: Program) -> list[float]:
     for op in program:
         values.append(float(_FLOAT_OPS[op[0]](values, op)))
     return values
-
-
-def _reachable(program: Program) -> set[int]:
-    """The nodes the root is computed from, the root included."""
-    root = len(program) - 1
-    seen, stack = {root}, [root]
-    while stack:
-        for j in _operands(program[stack.pop()]):
-            if j not in seen:
-                seen.add(j)
-                stack.append(j)
-    return seen
 
 
 def _has_fan_out(program: Program) -> bool:
@@ -357,41 +291,6 @@ def _telling_program(rng: np.random.Generator, n_ops: int) -> list[tuple]:
     raise RuntimeError("no telling expression found")  # 1000 failures in a row: practically impossible
 
 
-# --- the student's side -----------------------------------------------------------------------------------
-
-
-def _student_class(ns: Mapping[str, Any]) -> Any:
-    value = ns["Value"]
-    if isinstance(value, type) and issubclass(value, LibraryValue):
-        raise LibraryValueError("Value is backprop_lib's own Value class (or a subclass of it): write your own")
-    return value
-
-
-def _build(ns: Mapping[str, Any], program: Program) -> list:
-    """The program's nodes, made with the student's Value; checks each result is one of theirs."""
-    value = _student_class(ns)
-    nodes: list = []
-    for op in program:
-        node = _apply(op, nodes, value)
-        if isinstance(node, LibraryValue):
-            raise LibraryValueError(f"`{_text(op)}` gave backprop_lib's own Value: write your own class")
-        if isinstance(value, type) and not isinstance(node, value):
-            raise TypeError(f"`{_text(op)}` gave an object of type {type(node).__name__}, not one of your Values")
-        nodes.append(node)
-    return nodes
-
-
-def _chain_program(n: int, x: float, k: float) -> list[tuple]:
-    """x * k * k * ... * k: n multiplications by the same k."""
-    return [("leaf", x), ("leaf", k), ("mul", 0, 1)] + [("mul", i, 1) for i in range(2, n + 1)]
-
-
-def _program(inputs: Mapping[str, Any]) -> list[tuple]:
-    if "chain" in inputs:
-        return _chain_program(inputs["chain"], inputs["x"], inputs["k"])
-    return list(inputs["program"])
-
-
 # --- 04.value_forward ---------------------------------------------------------------------------------------
 
 
@@ -412,17 +311,12 @@ def _forward_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
-def _forward_probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> list[float]:
-    return [float(node.data) for node in _build(ns, inputs["program"])]
-
-
 VALUE_FORWARD = Question(
     id="04.value_forward",
     points=2,
     title="Value: data, +, *, ** with a number, tanh, exp and the reflected operators",
-    symbols=("Value",),
     cases=_forward_cases,
-    probe=_forward_probe,
+    probe=PROBES["04.value_forward"],
     reference=lambda i: _forward(i["program"]),
     rtol=1e-9,
     atol=1e-12,
@@ -441,20 +335,6 @@ VALUE_FORWARD = Question(
 )
 
 # --- 04.topological_order -------------------------------------------------------------------------------
-
-
-def _order_summary(program: Program, listed: Sequence[int]) -> dict[str, int]:
-    """What a listing of the program's nodes (-1: not a program node) gets right and wrong."""
-    reach = _reachable(program)
-    position: dict[int, int] = {}
-    for p, i in enumerate(listed):
-        if i >= 0:
-            position.setdefault(i, p)
-    nodes = [i for i in listed if i >= 0]
-    edges = {(j, i) for i in reach for j in _operands(program[i])}
-    return {"listed": len(nodes), "distinct": len(set(nodes)), "missing": len(reach - set(nodes)),
-            "unreachable": len(set(nodes) - reach),
-            "misordered": sum(1 for j, i in edges if j in position and i in position and position[j] > position[i])}
 
 
 def _order_reference(inputs: Mapping[str, Any], reversed_: bool = False) -> dict[str, int]:
@@ -487,42 +367,19 @@ def _fan_out_program(rng: np.random.Generator, n_ops: int) -> list[tuple]:
     raise RuntimeError("no expression with a fan-out found")  # practically impossible
 
 
-def _order_probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, int]:
-    program = _program(inputs)
-    value = _student_class(ns)
-    with paused_gc():  # a long chain holds no garbage; the collector's passes over it would only cost time
-        nodes = _build(ns, program)
-        order = ns["topological_order"](nodes[-1])
-    index = {id(node): i for i, node in enumerate(nodes)}
-    listed = []
-    for entry in list(order):
-        if isinstance(value, type) and not isinstance(entry, value):
-            raise TypeError(f"topological_order must list the Value nodes themselves, but its list holds "
-                            f"an object of type {type(entry).__name__}")
-        listed.append(index.get(id(entry), -1))
-    return _order_summary(program, listed)
-
-
 RECURSION_FEEDBACK = ("a recursive function goes one call deeper per node of a chain, and Python stops at "
                       "about 1,000 levels: keep your own stack in a list (lesson 04, section 3) instead of "
                       "recursing, in topological_order and in backward.")
-
-ORDER_FORBIDDEN = ("backprop_lib.graph.dependency_order", "backprop_lib.graph.topological_order",
-                   "backprop_lib.graph.Graph.topological_order", "backprop_lib.graph._kahn")
-SWEEP_FORBIDDEN = ORDER_FORBIDDEN + ("backprop_lib.engine.grad", "backprop_lib.engine._reverse_sweep",
-                                     "backprop_lib.engine._local_derivatives", "backprop_lib.graph.Graph.reverse_mode")
 
 TOPOLOGICAL_ORDER = Question(
     id="04.topological_order",
     points=3,
     title="Every node before the nodes computed from it",
-    symbols=("Value", "topological_order"),
     cases=_order_cases,
-    probe=_order_probe,
+    probe=PROBES["04.topological_order"],
     reference=_order_reference,
     rtol=0.0,
     atol=0.0,
-    forbidden=ORDER_FORBIDDEN,
     mistakes=(
         USES_LIBRARY_VALUE,
         Mistake.raises("recursive topological sort overflows", RECURSION_FEEDBACK, "RecursionError"),
@@ -554,23 +411,15 @@ def _backward_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
-def _backward_probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict:
-    nodes = _build(ns, inputs["program"])
-    nodes[-1].backward()
-    return {"data": float(nodes[-1].data), "grads": [float(node.grad) for node in nodes]}
-
-
 VALUE_BACKWARD = Question(
     id="04.value_backward",
     points=4,
     title="backward(): d root / d node in every node's grad",
-    symbols=("Value", "topological_order"),
     cases=_backward_cases,
-    probe=_backward_probe,
+    probe=PROBES["04.value_backward"],
     reference=lambda i: _library_grads(i["program"]),
     rtol=1e-7,
     atol=1e-10,
-    forbidden=SWEEP_FORBIDDEN,
     mistakes=BACKWARD_MISTAKES,
 )
 
@@ -587,23 +436,6 @@ def _chain_cases(rng: np.random.Generator) -> list[Case]:
         name = f"{what}, {steps:,} times, from v = x = {x:g}, k = {k:.9g}" + (f", w = {w:g}" if "w" in shape else "")
         cases.append(Case(name, {"shape": shape, "steps": steps, "x": x, "k": k, "w": w}))
     return cases
-
-
-def _chain_probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict:
-    value = _student_class(ns)
-    x, k, w = value(inputs["x"]), value(inputs["k"]), value(inputs["w"])
-    if any(isinstance(v, LibraryValue) for v in (x, k, w)):
-        raise LibraryValueError("Value(x) gave backprop_lib's own Value: write your own class")
-    affine = inputs["shape"] == "x * k + w"
-    with paused_gc():  # the chain holds no garbage; the collector's passes over it would only cost time
-        v = x
-        for _ in range(inputs["steps"]):
-            v = v * k + w if affine else v * k
-        v.backward()
-    result = {"y": float(v.data), "dx": float(x.grad), "dk": float(k.grad)}
-    if affine:
-        result["dw"] = float(w.grad)
-    return result
 
 
 def _chain_answer(inputs: Mapping[str, Any], mistake: str = "") -> dict:
@@ -631,13 +463,11 @@ DEEP_CHAIN = Question(
     id="04.deep_chain",
     points=2,
     title="backward() through a chain of 100,000 nodes",
-    symbols=("Value", "topological_order"),
     cases=_chain_cases,
-    probe=_chain_probe,
+    probe=PROBES["04.deep_chain"],
     reference=_chain_answer,
     rtol=1e-6,
     atol=1e-9,
-    forbidden=SWEEP_FORBIDDEN,
     time_limit=20.0,
     mistakes=(
         USES_LIBRARY_VALUE,
@@ -693,30 +523,15 @@ def _accumulation_cases(rng: np.random.Generator) -> list[Case]:
     raise RuntimeError("no telling expression found")  # practically impossible
 
 
-def _accumulation_probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict:
-    program = inputs["program"]
-    nodes = _build(ns, program)
-    leaves = [nodes[i] for i, op in enumerate(program) if op[0] == "leaf"]
-    nodes[-1].backward()
-    nodes[-1].backward()
-    twice = [float(leaf.grad) for leaf in leaves]
-    for leaf in leaves:
-        leaf.grad = 0.0
-    nodes[-1].backward()
-    return {"twice": twice, "after_zeroing": [float(leaf.grad) for leaf in leaves]}
-
-
 BACKWARD_ACCUMULATES = Question(
     id="04.backward_accumulates",
     points=2,
     title="Leaf gradients accumulate across backward() calls, as in PyTorch",
-    symbols=("Value", "topological_order"),
     cases=_accumulation_cases,
-    probe=_accumulation_probe,
+    probe=PROBES["04.backward_accumulates"],
     reference=lambda i: _accumulation(i["program"]),
     rtol=1e-7,
     atol=1e-10,
-    forbidden=SWEEP_FORBIDDEN,
     mistakes=(
         USES_LIBRARY_VALUE,
         Mistake.answer("intermediate gradients are not reset",
@@ -748,16 +563,6 @@ def _sigmoid_cases(rng: np.random.Generator) -> list[Case]:
             for n, (x, up) in enumerate(zip(xs, ups))]
 
 
-def _sigmoid_probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict:
-    sigmoid = ns["Sigmoid"]
-    if not (isinstance(sigmoid, type) and issubclass(sigmoid, Function)):
-        raise TypeError("Sigmoid must be a class that subclasses backprop_lib.Function")
-    x = LibraryValue(inputs["x"])
-    s = sigmoid.apply(x)
-    (s * inputs["upstream"]).backward()
-    return {"s": float(s.data), "dx": float(x.grad)}
-
-
 def _sigmoid_answer(inputs: Mapping[str, Any], mistake: str = "") -> dict:
     x, up = inputs["x"], inputs["upstream"]
     s = _sigmoid(x)
@@ -769,15 +574,11 @@ SIGMOID_FUNCTION = Question(
     id="04.sigmoid_function",
     points=2,
     title="A PyTorch-style Function: the sigmoid as one node",
-    symbols=("Sigmoid",),
     cases=_sigmoid_cases,
-    probe=_sigmoid_probe,
+    probe=PROBES["04.sigmoid_function"],
     reference=_sigmoid_answer,
     rtol=1e-9,
     atol=1e-12,
-    forbidden=("backprop_lib.gates.sigmoid", "backprop_lib.gates.sigmoid_forward", "backprop_lib.gates.sigmoid_backward",
-               "backprop_lib.engine.Value.sigmoid", "backprop_lib.tensor._sigmoid",
-               "backprop_lib.tensor.Sigmoid.forward", "backprop_lib.tensor.Sigmoid.backward"),
     mistakes=(
         Mistake.answer("sigmoid derivative taken on the input",
                        "sigma'(x) = s (1 - s) with s = sigma(x), the OUTPUT: save s in forward "

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .probes.ex05 import PROBES
 from .spec import Case, Exercise, Mistake, Outcome, Question, close
 
 # The lesson's worked numbers (lesson 05, sections 3, 4 and 7).
@@ -32,23 +33,6 @@ def _numbers(rng: np.random.Generator, shape: tuple[int, ...], scale: float = 3.
 
 def _distinct_sizes(rng: np.random.Generator, count: int) -> tuple[int, ...]:
     return tuple(int(n) for n in rng.choice(np.arange(2, 7), size=count, replace=False))
-
-
-def _array(inputs: Mapping[str, Any], key: str) -> np.ndarray:
-    """A fresh float copy, so an answer that writes into its arguments cannot change the case."""
-    return np.array(inputs[key], dtype=float)
-
-
-def _plain(result: Any) -> Any:
-    """A float array as nested lists (a 0-d array as a float): plain data that keeps its shape."""
-    return np.asarray(result, dtype=float).tolist()
-
-
-def _unpack(result: Any, what: str, count: int) -> tuple:
-    if not isinstance(result, (tuple, list)) or len(result) != count:
-        got = f"{len(result)} values" if isinstance(result, (tuple, list)) else f"a {type(result).__name__}"
-        raise TypeError(f"{what} must return a tuple of {count} arrays, got {got}")
-    return tuple(result)
 
 
 def _part(name: str, feedback: str, key: str, wrong: Callable[[Mapping[str, Any]], Any]) -> Mistake:
@@ -103,10 +87,6 @@ def _relu_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
-def _relu_probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> Any:
-    return _plain(ns["relu_vjp"](_array(inputs, "x"), _array(inputs, "grad_y")))
-
-
 def _relu(inputs: Mapping[str, Any]) -> np.ndarray:
     x, g = inputs["x"], inputs["grad_y"]
     return np.where(x > 0, g, 0.0)
@@ -116,11 +96,9 @@ RELU_VJP = Question(
     id="05.relu_vjp",
     points=2,
     title="The VJP of ReLU: a mask, not a diagonal matrix",
-    symbols=("relu_vjp",),
     cases=_relu_cases,
-    probe=_relu_probe,
+    probe=PROBES["05.relu_vjp"],
     reference=_relu,
-    forbidden=("backprop_lib.tensor.ReLU.backward",),
     mistakes=(
         Mistake.answer("mask taken on the upstream gradient",
                        "whether the gradient passes depends on the forward INPUT: keep grad_y where x > 0, "
@@ -163,12 +141,6 @@ def _matmul_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
-def _matmul_probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
-    result = ns["matmul_vjp"](_array(inputs, "X"), _array(inputs, "W"), _array(inputs, "grad_Y"))
-    grad_X, grad_W = _unpack(result, "matmul_vjp", 2)
-    return {"grad_X": _plain(grad_X), "grad_W": _plain(grad_W)}
-
-
 def _matmul(inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
     X, W, gY = inputs["X"], inputs["W"], inputs["grad_Y"]
     return {"grad_X": gY @ W.T, "grad_W": X.T @ gY}
@@ -193,11 +165,9 @@ MATMUL_VJP = Question(
     id="05.matmul_vjp",
     points=3,
     title="The VJP of Y = X W without a Jacobian",
-    symbols=("matmul_vjp",),
     cases=_matmul_cases,
-    probe=_matmul_probe,
+    probe=PROBES["05.matmul_vjp"],
     reference=_matmul,
-    forbidden=("backprop_lib.tensor.MatMul.backward",),
     mistakes=(
         _part("grad_X without the transpose of W",
               "dL/dX = dL/dY W^T: grad_Y (N, M) times W^T (M, D) gives (N, D). grad_Y @ W only runs "
@@ -315,19 +285,13 @@ def _unbroadcast_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
-def _unbroadcast_probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> Any:
-    return _plain(ns["unbroadcast"](_array(inputs, "grad"), tuple(inputs["shape"])))
-
-
 UNBROADCAST = Question(
     id="05.unbroadcast",
     points=3,
     title="Sum a gradient back down to the shape before broadcasting",
-    symbols=("unbroadcast",),
     cases=_unbroadcast_cases,
-    probe=_unbroadcast_probe,
+    probe=PROBES["05.unbroadcast"],
     reference=lambda i: _unbroadcast(i["grad"], i["shape"]),
-    forbidden=("backprop_lib.tensor.unbroadcast",),
     mistakes=(
         Mistake.answer("one slice instead of a sum",
                        "broadcasting copied the operand to every position, and a copy gate ADDS the "
@@ -373,10 +337,6 @@ def _sigmoid_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
-def _sigmoid_probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> Any:
-    return _plain(ns["sigmoid_vjp"](_array(inputs, "x"), _array(inputs, "grad_y")))
-
-
 def _sigmoid_grad(inputs: Mapping[str, Any]) -> np.ndarray:
     s = _sigmoid(inputs["x"])
     return inputs["grad_y"] * s * (1 - s)
@@ -386,11 +346,9 @@ SIGMOID_VJP = Question(
     id="05.sigmoid_vjp",
     points=2,
     title="The VJP of the elementwise sigmoid",
-    symbols=("sigmoid_vjp",),
     cases=_sigmoid_cases,
-    probe=_sigmoid_probe,
+    probe=PROBES["05.sigmoid_vjp"],
     reference=_sigmoid_grad,
-    forbidden=("backprop_lib.tensor.Sigmoid.backward",),
     mistakes=(
         Mistake.answer("sigmoid derivative taken on the input",
                        "sigma'(x) = sigma(x) (1 - sigma(x)) uses the sigmoid's OUTPUT s = sigma(x), not x: "
@@ -428,12 +386,6 @@ def _linear_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
-def _linear_probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
-    result = ns["linear_vjp"](*(_array(inputs, key) for key in ("x", "W", "b", "grad_out")))
-    dx, dW, db = _unpack(result, "linear_vjp", 3)
-    return {"dx": _plain(dx), "dW": _plain(dW), "db": _plain(db)}
-
-
 def _linear(inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
     x, W, g = inputs["x"], inputs["W"], inputs["grad_out"]
     return {"dx": g @ W.T, "dW": x.T @ g, "db": g.sum(axis=0)}
@@ -443,12 +395,9 @@ LINEAR_VJP = Question(
     id="05.linear_vjp",
     points=3,
     title="Backward of a batch-first fully connected layer, out = x W + b",
-    symbols=("linear_vjp",),
     cases=_linear_cases,
-    probe=_linear_probe,
+    probe=PROBES["05.linear_vjp"],
     reference=_linear,
-    forbidden=("backprop_lib.tensor.MatMul.backward", "backprop_lib.tensor.Add.backward",
-               "backprop_lib.tensor.unbroadcast"),
     mistakes=(
         _part("bias gradient summed over the wrong axis",
               "b (M,) was added to every ROW, i.e. copied along axis 0, the batch axis: "

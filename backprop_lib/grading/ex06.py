@@ -11,39 +11,19 @@ question grades one function of the student's, not the ones it builds on.
 """
 from __future__ import annotations
 
-import functools
-
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from .. import datasets
+from .probes.ex06 import ACTIVATIONS, DATA, KEYS, NET_ARGS, PROBES, dataset, forward, network_cache, sigmoid
 from .spec import Case, Exercise, Mistake, Outcome, Question, close
 
-KEYS = ("W1", "b1", "W2", "b2")
 TARGET_ACCURACY = 0.95
-NO_ENGINE = ("backprop_lib.tensor.Tensor.backward", "backprop_lib.gradcheck.numerical_gradient")
 Inputs = Mapping[str, Any]
 
 
-# --- the network, exactly as the notebook gives it -------------------------------------------------------
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    e = np.exp(-np.abs(z))  # never overflows, for either sign of z
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
-
-
-ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "relu": lambda z: np.maximum(z, 0.0), "sigmoid": _sigmoid, "tanh": np.tanh}
-
-
-def forward(params: Mapping[str, np.ndarray], X: np.ndarray, activation: str = "relu"
-            ) -> tuple[np.ndarray, dict[str, Any]]:
-    Z1 = X @ params["W1"] + params["b1"]
-    A1 = ACTIVATIONS[activation](Z1)
-    return A1 @ params["W2"] + params["b2"], {"X": X, "Z1": Z1, "A1": A1, "activation": activation}
+# --- the network's backward pass (its forward pass, as the notebook gives it, is in probes/ex06.py) -----------
 
 
 def activation_slope(cache: Mapping[str, Any]) -> np.ndarray:
@@ -72,14 +52,6 @@ def softmax_cross_entropy(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.
 
 
 # --- shared plumbing ---------------------------------------------------------------------------------------
-
-
-def _copy(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return {k: np.array(v, dtype=float) for k, v in arrays.items()}
-
-
-def _grads_of(result: Any) -> dict[str, np.ndarray]:
-    return {k: np.asarray(result[k], dtype=float) for k in KEYS}
 
 
 def _random_params(rng: np.random.Generator, D: int, H: int, C: int, scale: float = 0.8) -> dict[str, np.ndarray]:
@@ -160,17 +132,8 @@ def _backward_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
-def _cache(inputs: Inputs) -> dict[str, Any]:
-    return forward(inputs["params"], inputs["X"], inputs["activation"])[1]
-
-
-def _backward_probe(ns: Mapping[str, Any], inputs: Inputs) -> dict[str, np.ndarray]:
-    cache = {k: (np.array(v) if isinstance(v, np.ndarray) else v) for k, v in _cache(inputs).items()}
-    return _grads_of(ns["mlp_backward"](_copy(inputs["params"]), cache, np.array(inputs["grad_out"])))
-
-
 def _backward_reference(inputs: Inputs) -> dict[str, np.ndarray]:
-    return backward(inputs["params"], _cache(inputs), inputs["grad_out"])
+    return backward(inputs["params"], network_cache(inputs), inputs["grad_out"])
 
 
 def _with_dZ1(inputs: Inputs, dZ1: np.ndarray) -> dict[str, np.ndarray]:
@@ -182,13 +145,13 @@ def _dA1(inputs: Inputs) -> np.ndarray:
 
 
 def _right_dZ1(inputs: Inputs) -> np.ndarray:
-    return _dA1(inputs) * activation_slope(_cache(inputs))
+    return _dA1(inputs) * activation_slope(network_cache(inputs))
 
 
 def _wrong_value_slope(inputs: Inputs, use: str) -> np.ndarray | None:
     """act' evaluated on the wrong array: on the activation A1 (sigma(a) instead of sigma(z)), or
     the output-based formula fed the pre-activation Z1 (z(1 - z) instead of a(1 - a))."""
-    cache, act = _cache(inputs), inputs["activation"]
+    cache, act = network_cache(inputs), inputs["activation"]
     if act == "relu":
         return None
     if use == "A1":
@@ -217,18 +180,16 @@ MLP_BACKWARD = Question(
     id="06.mlp_backward",
     points=5,
     title="The backward pass of the two-layer network, batch-first",
-    symbols=("mlp_backward",),
     cases=_backward_cases,
-    probe=_backward_probe,
+    probe=PROBES["06.mlp_backward"],
     reference=_backward_reference,
-    forbidden=NO_ENGINE,
     mistakes=(
         _transpose_mistake(BATCH_TRANSPOSE, _backward_reference, [
-            lambda i: {"W2": backward(i["params"], _cache(i), i["grad_out"])["W2"].T},
-            lambda i: {"W1": backward(i["params"], _cache(i), i["grad_out"])["W1"].T},
+            lambda i: {"W2": backward(i["params"], network_cache(i), i["grad_out"])["W2"].T},
+            lambda i: {"W1": backward(i["params"], network_cache(i), i["grad_out"])["W1"].T},
             lambda i: {"W1": i["X"] @ _right_dZ1(i)},
-            lambda i: {"W2": _cache(i)["A1"] @ i["grad_out"]},
-            lambda i: _with_dZ1(i, (i["grad_out"] @ i["params"]["W2"]) * activation_slope(_cache(i))),
+            lambda i: {"W2": network_cache(i)["A1"] @ i["grad_out"]},
+            lambda i: _with_dZ1(i, (i["grad_out"] @ i["params"]["W2"]) * activation_slope(network_cache(i))),
         ]),
         _partial("divided by N a second time",
                  "grad_out is already the gradient of the mean loss (it holds the 1/N): mlp_backward only "
@@ -257,7 +218,7 @@ MLP_BACKWARD = Question(
                  _backward_reference, [lambda i: _with_dZ1(i, _dA1(i))]),
         _partial("pre-activation used in dW2",
                  "the second layer multiplies the activation A1 = act(Z1), so dW2 = A1.T @ grad_out, not Z1.T @ grad_out.",
-                 _backward_reference, [lambda i: {"W2": _cache(i)["Z1"].T @ i["grad_out"]}]),
+                 _backward_reference, [lambda i: {"W2": network_cache(i)["Z1"].T @ i["grad_out"]}]),
         _key_error("return a dict with the keys 'W1', 'b1', 'W2', 'b2', and read the cache with its keys "
                    "'X', 'Z1', 'A1' and 'activation'."),
     ),
@@ -281,13 +242,6 @@ def _sgd_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
-def _sgd_probe(ns: Mapping[str, Any], inputs: Inputs) -> dict[str, Any]:
-    params, before = _copy(inputs["params"]), _copy(inputs["params"])
-    new = ns["sgd_step"](params, _copy(inputs["grads"]), inputs["lr"])
-    unchanged = set(params) == set(before) and all(np.array_equal(params[k], before[k]) for k in before)
-    return {"params": {str(k): np.asarray(v, dtype=float) for k, v in new.items()}, "params unchanged": unchanged}
-
-
 def _sgd(inputs: Inputs, sign: float = -1.0, lr: float | None = None) -> dict[str, np.ndarray]:
     rate = inputs["lr"] if lr is None else lr
     return {k: p + sign * rate * inputs["grads"][k] for k, p in inputs["params"].items()}
@@ -301,11 +255,9 @@ SGD_STEP = Question(
     id="06.sgd_step",
     points=2,
     title="One step of gradient descent on a dict of parameters",
-    symbols=("sgd_step",),
     cases=_sgd_cases,
-    probe=_sgd_probe,
+    probe=PROBES["06.sgd_step"],
     reference=_sgd_reference,
-    forbidden=("backprop_lib.optim.Optimizer.step",),
     mistakes=(
         _partial("update goes uphill (sign error)",
                  "the gradient points uphill; descend: params[k] - lr * grads[k].",
@@ -344,12 +296,6 @@ def _step_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
-def _step_probe(ns: Mapping[str, Any], inputs: Inputs) -> dict[str, Any]:
-    new, loss = ns["train_step"](_copy(inputs["params"]), np.array(inputs["X"]), np.array(inputs["y"]),
-                                 inputs["lr"], activation=inputs["activation"])
-    return {"params": _grads_of(new), "loss": float(loss)}
-
-
 def _step_parts(inputs: Inputs) -> tuple[float, np.ndarray, dict[str, Any]]:
     scores, cache = forward(inputs["params"], inputs["X"], inputs["activation"])
     loss, G = softmax_cross_entropy(scores, inputs["y"])
@@ -381,11 +327,9 @@ TRAIN_STEP = Question(
     id="06.train_step",
     points=3,
     title="A training step: forward, softmax cross-entropy, backward, update",
-    symbols=("train_step",),
     cases=_step_cases,
-    probe=_step_probe,
+    probe=PROBES["06.train_step"],
     reference=_step_reference,
-    forbidden=NO_ENGINE,
     mistakes=(
         Mistake("softmax overflows",
                 "exp of a large score is inf and inf / inf is nan. Softmax does not change when a constant is "
@@ -414,32 +358,14 @@ TRAIN_STEP = Question(
 
 # --- train(X, y) -> params ------------------------------------------------------------------------------------------
 
-DATA = {
-    "spirals": lambda seed: datasets.spirals(n_per_class=100, n_classes=3, noise=0.2, seed=seed),
-    "moons": lambda seed: datasets.moons(n=200, noise=0.1, seed=seed),
-}
-
-
-@functools.lru_cache(maxsize=16)
-def _dataset(name: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A case's data set, made once: the grader's checks of one answer all need it."""
-    return DATA[name](seed)
-
-
 def _train_cases(rng: np.random.Generator) -> list[Case]:
     return [Case(f"train on datasets.{name}(seed={seed}), training accuracy at least {TARGET_ACCURACY:g}",
                  {"dataset": name, "seed": seed}, visible=name == "spirals")
             for name, seed in ((n, int(rng.integers(0, 10_000))) for n in DATA)]
 
 
-def _train_probe(ns: Mapping[str, Any], inputs: Inputs) -> dict[str, np.ndarray]:
-    """The trained parameters; the grader rebuilds the data and measures the accuracy itself."""
-    X, y = _dataset(inputs["dataset"], inputs["seed"])
-    return _grads_of(ns["train"](X.copy(), y.copy()))
-
-
 def _shape_problem(params: Mapping[str, Any], inputs: Inputs) -> str | None:
-    X, y = _dataset(inputs["dataset"], inputs["seed"])
+    X, y = dataset(inputs["dataset"], inputs["seed"])
     D, C = X.shape[1], int(y.max()) + 1
     W1, b1, W2, b2 = (np.shape(params[k]) for k in KEYS)
     if len(W1) == len(W2) == 2 and W1[0] == D and W2[1] == C and b1 == (W1[1],) == (W2[0],) and b2 == (C,):
@@ -460,7 +386,7 @@ def _accept_training(params: Any, inputs: Inputs) -> str | None:
         return problem
     if _diverged(params):
         return "the trained parameters contain nan or inf"
-    X, y = _dataset(inputs["dataset"], inputs["seed"])
+    X, y = dataset(inputs["dataset"], inputs["seed"])
     accuracy = float(np.mean(np.argmax(forward(params, X)[0], axis=1) == y))
     if accuracy >= TARGET_ACCURACY:
         return None
@@ -475,13 +401,11 @@ TRAIN = Question(
     id="06.train",
     points=4,
     title=f"Train the network to {TARGET_ACCURACY:.0%} training accuracy",
-    symbols=("train",),
     cases=_train_cases,
-    probe=_train_probe,
+    probe=PROBES["06.train"],
     reference=lambda inputs: TARGET_ACCURACY,
     accept=_accept_training,
     time_limit=20.0,
-    forbidden=NO_ENGINE + ("backprop_lib.nn.train",),
     mistakes=(
         Mistake("wrong parameter shapes",
                 "return params for X of shape (N, D) and C = y.max() + 1 classes: W1 (D, H), b1 (H,), "
@@ -511,22 +435,15 @@ def _net_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
-NET_ARGS = ("x", "W1", "b1", "W2", "b2", "y")
-
-
-def _net_probe(ns: Mapping[str, Any], inputs: Inputs) -> dict[str, np.ndarray]:
-    return _grads_of(ns["sigmoid_net_gradients"](*(np.array(inputs[k], dtype=float) for k in NET_ARGS)))
-
-
 def _net(inputs: Inputs, out_slope: str = "a", hidden_slope: str = "a", error: str = "right",
          down: str = "W2.T", outer: str = "right") -> dict[str, np.ndarray]:
     """The eight backward steps, with one step optionally done wrong (for the known mistakes)."""
     x, W1, b1, W2, b2, y = (inputs[k] for k in NET_ARGS)
     z1 = W1 @ x + b1
-    a1 = _sigmoid(z1)
+    a1 = sigmoid(z1)
     z2 = W2 @ a1 + b2
-    y_hat = _sigmoid(z2)
-    slopes = {"a": lambda z, a: a * (1 - a), "sigma(a)": lambda z, a: _sigmoid(a) * (1 - _sigmoid(a)),
+    y_hat = sigmoid(z2)
+    slopes = {"a": lambda z, a: a * (1 - a), "sigma(a)": lambda z, a: sigmoid(a) * (1 - sigmoid(a)),
               "z": lambda z, a: z * (1 - z), "none": lambda z, a: np.ones_like(z)}
     dy_hat = {"right": y_hat - y, "sign": y - y_hat, "twice": 2 * (y_hat - y)}[error]
     delta2 = dy_hat * slopes[out_slope](z2, y_hat)
@@ -545,11 +462,9 @@ SIGMOID_NET = Question(
     id="06.sigmoid_net_gradients",
     points=3,
     title="The lesson's two-layer sigmoid network, by hand",
-    symbols=("sigmoid_net_gradients",),
     cases=_net_cases,
-    probe=_net_probe,
+    probe=PROBES["06.sigmoid_net_gradients"],
     reference=_net,
-    forbidden=NO_ENGINE,
     mistakes=(
         _partial("sigmoid derivative taken on the wrong value",
                  "sigma'(z) = sigma(z)(1 - sigma(z)) = a(1 - a), where a = sigma(z) is the layer's OUTPUT: use "

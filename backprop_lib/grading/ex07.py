@@ -4,21 +4,21 @@ The student writes dual numbers and ``jvp`` (forward mode), a full Jacobian by f
 (columns) and by reverse sweeps (rows), a Hessian-vector product by central differences of the
 gradient and by forward mode over a gradient, and the cost of a chain of Jacobians in either order.
 
-The test functions are built here from plain inputs (a name and its constant arrays) and written
-with operators and the methods ``.sin() .exp() .tanh()``, so the same code runs on the student's
-``Dual``, on the library's ``Tensor`` and, through ``_call``, on plain numpy arrays. The references
+The test functions are built from plain inputs (a name and its constant arrays) in ``probes/ex07.py``
+and written with operators and the methods ``.sin() .exp() .tanh()``, so the same code runs on the
+student's ``Dual``, on the library's ``Tensor`` and on plain numpy arrays. The references
 use a small dual-number class of this module (``_Dual``), which can also make the classic mistake
 of dropping the product rule, so that the feedback can name it.
 """
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
+from .probes.ex07 import FUNCTIONS, OPERATIONS, PROBES, as_array, gradient_function, value_and_tangent
 from .spec import Case, Exercise, Mistake, Outcome, Question, close
 
 # --- a reference dual number, right or with the product rule dropped --------------------------------------
@@ -95,123 +95,6 @@ def _jacobian(f: Callable, x: np.ndarray) -> np.ndarray:
     return np.stack([_sweep(f, x, e)[1] for e in np.eye(len(x))], axis=1)
 
 
-# --- the test functions: one code path for Dual, Tensor and numpy arrays ---------------------------------
-
-
-def _call(z: Any, name: str) -> Any:
-    """z.name() on an engine's number (Dual, Tensor), np.name(z) on plain numbers and arrays."""
-    method = getattr(z, name, None)
-    return method() if callable(method) else getattr(np, name)(z)
-
-
-def _sin(z: Any) -> Any:
-    return _call(z, "sin")
-
-
-def _exp(z: Any) -> Any:
-    return _call(z, "exp")
-
-
-def _tanh(z: Any) -> Any:
-    return _call(z, "tanh")
-
-
-def _arr(inputs: Mapping[str, Any], key: str) -> np.ndarray:
-    return np.array(inputs[key], dtype=float)  # a copy: the student's code may write into it
-
-
-# name -> builder(inputs) -> f. "Jacobian" functions use only what Tensor has (no sin).
-FUNCTIONS: dict[str, Callable[[Mapping[str, Any]], Callable]] = {
-    "waves": lambda p: lambda x: _sin(x) * _exp(x * 0.5),
-    "rational": lambda p: lambda x: (x * x * x - 2.0 * x) / (1.0 + x * x),
-    "mixed": lambda p: lambda x: _tanh(x) * x - 3.0 / (2.0 + _exp(-x)),
-    "gated": lambda p: (lambda A, B: lambda x: _tanh(A @ x) * (B @ x))(_arr(p, "A"), _arr(p, "B")),
-    "ratio": lambda p: (lambda A, B: lambda x: _exp(A @ x) / (1.0 + (B @ x) * (B @ x)))(_arr(p, "A"), _arr(p, "B")),
-    "two_layer": lambda p: (lambda A, B: lambda x: B @ _tanh(A @ x) - 1.0)(_arr(p, "A"), _arr(p, "B")),
-    "square": lambda p: (lambda A, B: lambda x: A @ (x * x) - (B @ x) * 0.5 + 1.0)(_arr(p, "A"), _arr(p, "B")),
-}
-
-
-def _rosenbrock_grad(S0: np.ndarray, S1: np.ndarray) -> Callable:
-    """Gradient of sum_i 100 (x_(i+1) - x_i^2)^2 + (1 - x_i)^2, with x_i = (S0 x)_i, x_(i+1) = (S1 x)_i."""
-    def grad(x):
-        p, q = S0 @ x, S1 @ x
-        u, w = q - p * p, 1.0 - p
-        return S1.T @ (u * 200.0) - S0.T @ (u * p * 400.0 + w * 2.0)
-    return grad
-
-
-def _net_grad(X: np.ndarray, y: np.ndarray) -> Callable:
-    """Gradient of 0.5 ||tanh(X w) - y||^2, written as its reverse sweep: X^T ((t - y) (1 - t^2))."""
-    def grad(w):
-        t = _tanh(X @ w)
-        return X.T @ ((t - y) * (1.0 - t * t))
-    return grad
-
-
-# name -> builder(inputs) -> the gradient of a scalar function (a map R^n -> R^n).
-GRADIENTS: dict[str, Callable[[Mapping[str, Any]], Callable]] = {
-    "quartic": lambda p: (lambda S: lambda x: S @ x + x * x * x)(_arr(p, "S")),
-    "tiny_net": lambda p: _net_grad(_arr(p, "X"), _arr(p, "y")),
-    "rosenbrock": lambda p: _rosenbrock_grad(np.eye(len(p["x"]))[:-1], np.eye(len(p["x"]))[1:]),
-    "waves": lambda p: (lambda c: lambda x: _exp(x) * c + _sin(x))(_arr(p, "c")),
-}
-
-
-class NotForwardMode(Exception):
-    """The answer never ran the function on dual numbers."""
-
-
-class NotReverseMode(Exception):
-    """The answer ran the function on dual numbers, or never on an engine's numbers."""
-
-
-def _kind(z: Any) -> str:
-    if hasattr(z, "tangent"):
-        return "dual"
-    if isinstance(z, (np.ndarray, numbers.Real)):
-        return "plain"
-    return "traced"
-
-
-def _recording(fn: Callable) -> tuple[Callable, list[str]]:
-    """``fn`` that notes the kind of every argument it is called with."""
-    kinds: list[str] = []
-
-    def recorded(z):
-        kinds.append(_kind(z))
-        return fn(z)
-
-    return recorded, kinds
-
-
-def _value_tangent(value: Any, tangent: Any, what: str) -> dict[str, Any]:
-    """Plain value and tangent; a tangent may be a scalar 0 beside an array value (a constant)."""
-    value, tangent = np.asarray(value, dtype=float), np.asarray(tangent, dtype=float)
-    try:
-        tangent = np.broadcast_to(tangent, value.shape).copy()
-    except ValueError:
-        raise ValueError(f"{what}: the tangent has shape {tangent.shape} but the value has shape "
-                         f"{value.shape}") from None
-    return {"value": _listed(value), "tangent": _listed(tangent)}
-
-
-def _listed(a: Any) -> Any:
-    """A float array as nested lists (a float for a 0-d array): plain data whichever way it is judged."""
-    return np.asarray(a, dtype=float).tolist()
-
-
-def _plain_pair(result: Any, what: str) -> dict[str, Any]:
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
-        raise TypeError(f"{what} must return the pair (f(x), J v), got a {type(result).__name__}")
-    return _value_tangent(result[0], result[1], what)
-
-
-def _point(inputs: Mapping[str, Any], key: str) -> Any:
-    """The input ``key`` as the student receives it: a float, or a fresh float array."""
-    return float(inputs[key]) if np.ndim(inputs[key]) == 0 else _arr(inputs, key)
-
-
 def _vector(rng: np.random.Generator, n: int, scale: float = 1.0) -> np.ndarray:
     return np.round(rng.normal(scale=scale, size=n), 3)
 
@@ -228,21 +111,6 @@ def _dim(x: Any) -> str:
 
 
 # --- class Dual -------------------------------------------------------------------------------------------
-
-# What each key of the Dual question computes, from x = Dual(a, at), y = Dual(b, bt) and a constant c.
-OPERATIONS: dict[str, dict[str, Callable]] = {
-    "sum and difference rules": {
-        "x + y": lambda x, y, c: x + y, "x - y": lambda x, y, c: x - y, "x + c": lambda x, y, c: x + c,
-        "c + x": lambda x, y, c: c + x, "x - c": lambda x, y, c: x - c, "c - x": lambda x, y, c: c - x,
-        "-x": lambda x, y, c: -x},
-    "product and quotient rules": {
-        "x * y": lambda x, y, c: x * y, "x * c": lambda x, y, c: x * c, "c * x": lambda x, y, c: c * x,
-        "x / y": lambda x, y, c: x / y, "x / c": lambda x, y, c: x / c, "c / x": lambda x, y, c: c / x},
-    "sin, exp and tanh": {
-        "x.sin()": lambda x, y, c: x.sin(), "x.exp()": lambda x, y, c: x.exp(),
-        "x.tanh()": lambda x, y, c: x.tanh()},
-}
-
 
 def _dual_cases(rng: np.random.Generator) -> list[Case]:
     def away_from_zero(size):
@@ -266,23 +134,11 @@ def _dual_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
-def _dual_probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    D = ns["Dual"]
-    out = {}
-    for key, op in OPERATIONS[inputs["group"]].items():
-        x, y = D(_point(inputs, "a"), _point(inputs, "at")), D(_point(inputs, "b"), _point(inputs, "bt"))
-        r = op(x, y, _point(inputs, "c"))
-        if not (hasattr(r, "value") and hasattr(r, "tangent")):
-            raise TypeError(f"{key} returned a {type(r).__name__}, not a Dual")
-        out[key] = _value_tangent(r.value, r.tangent, key)
-    return out
-
-
 def _dual_reference(inputs: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     out = {}
     for key, op in OPERATIONS[inputs["group"]].items():
         r = op(_Dual(inputs["a"], inputs["at"]), _Dual(inputs["b"], inputs["bt"]), inputs["c"])
-        out[key] = _value_tangent(r.value, r.tangent, key)
+        out[key] = value_and_tangent(r.value, r.tangent, key)
     return out
 
 
@@ -315,13 +171,11 @@ DUAL = Question(
     id="07.Dual",
     points=3,
     title="Dual numbers: the derivative rules on value + tangent * eps",
-    symbols=("Dual",),
     cases=_dual_cases,
-    probe=_dual_probe,
+    probe=PROBES["07.Dual"],
     reference=_dual_reference,
     rtol=1e-9,
     atol=1e-12,
-    forbidden=("backprop_lib.modes.Dual.__init__",),
     mistakes=(
         Mistake("tangent of a product without the product rule",
                 "(a + a' eps)(b + b' eps) = ab + (a' b + a b') eps, because eps^2 = 0: the tangent of "
@@ -377,11 +231,6 @@ def _jvp_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
-def _jvp_probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
-    f = FUNCTIONS[inputs["f"]](inputs)
-    return _plain_pair(ns["jvp"](f, _point(inputs, "x"), _point(inputs, "v")), "jvp")
-
-
 def _jvp_answer(inputs: Mapping[str, Any], bad_product: bool = False, v: Any = None) -> dict[str, np.ndarray]:
     f = FUNCTIONS[inputs["f"]](inputs)
     value, tangent = _sweep(f, inputs["x"], inputs["v"] if v is None else v, bad_product)
@@ -395,13 +244,11 @@ JVP = Question(
     id="07.jvp",
     points=2,
     title="A Jacobian-vector product by one forward sweep on dual numbers",
-    symbols=("jvp",),
     cases=_jvp_cases,
-    probe=_jvp_probe,
+    probe=PROBES["07.jvp"],
     reference=_jvp_answer,
     rtol=1e-9,
     atol=1e-12,
-    forbidden=("backprop_lib.modes.jvp", "backprop_lib.modes.Dual.__init__"),
     mistakes=(
         Mistake.answer("tangent of a product without the product rule", PRODUCT_RULE_FEEDBACK,
                        lambda i: _jvp_answer(i, bad_product=True), rtol=1e-9),
@@ -432,25 +279,7 @@ def _jacobian_cases(rng: np.random.Generator) -> list[Case]:
 
 
 def _jacobian_answer(inputs: Mapping[str, Any]) -> np.ndarray:
-    return _jacobian(FUNCTIONS[inputs["f"]](inputs), _arr(inputs, "x"))
-
-
-def _jacobian_forward_probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> list:
-    f, kinds = _recording(FUNCTIONS[inputs["f"]](inputs))
-    J = _listed(ns["jacobian_forward"](f, _arr(inputs, "x")))
-    if "dual" not in kinds:
-        raise NotForwardMode("jacobian_forward never ran f on dual numbers")
-    return J
-
-
-def _jacobian_reverse_probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> list:
-    f, kinds = _recording(FUNCTIONS[inputs["f"]](inputs))
-    J = _listed(ns["jacobian_reverse"](f, _arr(inputs, "x")))
-    if "dual" in kinds:
-        raise NotReverseMode("jacobian_reverse ran f on dual numbers")
-    if "traced" not in kinds:
-        raise NotReverseMode("jacobian_reverse never ran f on a Tensor")
-    return J
+    return _jacobian(FUNCTIONS[inputs["f"]](inputs), as_array(inputs, "x"))
 
 
 TRANSPOSED = ("a Jacobian of f: R^n -> R^m is m x n: one ROW per output, one COLUMN per input. "
@@ -460,14 +289,11 @@ JACOBIAN_FORWARD = Question(
     id="07.jacobian_forward",
     points=2,
     title="A full Jacobian by n forward sweeps, one column each",
-    symbols=("jacobian_forward",),
     cases=_jacobian_cases,
-    probe=_jacobian_forward_probe,
+    probe=PROBES["07.jacobian_forward"],
     reference=_jacobian_answer,
     rtol=1e-8,
     atol=1e-11,
-    forbidden=("backprop_lib.modes.jacobian_forward", "backprop_lib.modes.jacobian_reverse",
-               "backprop_lib.modes.jacobian_numerical", "backprop_lib.modes.jvp", "backprop_lib.modes.Dual.__init__"),
     mistakes=(
         Mistake.answer("Jacobian transposed", TRANSPOSED, lambda i: _jacobian_answer(i).T, rtol=1e-8, atol=1e-11),
         Mistake.answer("one sweep with v = ones instead of n sweeps",
@@ -484,14 +310,11 @@ JACOBIAN_REVERSE = Question(
     id="07.jacobian_reverse",
     points=3,
     title="A full Jacobian by m reverse sweeps, one row each",
-    symbols=("jacobian_reverse",),
     cases=_jacobian_cases,
-    probe=_jacobian_reverse_probe,
+    probe=PROBES["07.jacobian_reverse"],
     reference=_jacobian_answer,
     rtol=1e-8,
     atol=1e-11,
-    forbidden=("backprop_lib.modes.jacobian_reverse", "backprop_lib.modes.vjp", "backprop_lib.modes.jacobian_forward",
-               "backprop_lib.modes.jacobian_numerical"),
     mistakes=(
         Mistake.answer("Jacobian transposed", TRANSPOSED, lambda i: _jacobian_answer(i).T, rtol=1e-8, atol=1e-11),
         Mistake.answer("gradients accumulated across the sweeps",
@@ -533,23 +356,13 @@ def _hvp_cases(rng: np.random.Generator, with_h: bool) -> list[Case]:
     return cases
 
 
-def _grad(inputs: Mapping[str, Any]) -> Callable:
-    return GRADIENTS[inputs["f"]](inputs)
-
-
 def _gradient_at(inputs: Mapping[str, Any], x: np.ndarray) -> np.ndarray:
-    return np.asarray(_grad(inputs)(x), dtype=float)
-
-
-def _hvp_numerical_probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> list:
-    grad_f, x, v, h = _grad(inputs), _arr(inputs, "x"), _arr(inputs, "v"), inputs["h"]
-    answer = ns["hvp_numerical"](grad_f, x, v) if h is None else ns["hvp_numerical"](grad_f, x, v, h)
-    return _listed(answer)
+    return np.asarray(gradient_function(inputs)(x), dtype=float)
 
 
 def _differences(inputs: Mapping[str, Any], kind: str = "central", h: float | None = None, v: Any = None) -> np.ndarray:
     h = (1e-5 if inputs["h"] is None else inputs["h"]) if h is None else h
-    x, v = _arr(inputs, "x"), (_arr(inputs, "v") if v is None else v)
+    x, v = as_array(inputs, "x"), (as_array(inputs, "v") if v is None else v)
     plus, minus, at = (_gradient_at(inputs, x + h * v), _gradient_at(inputs, x - h * v), _gradient_at(inputs, x))
     if kind == "one-sided":
         return (plus - at) / h
@@ -564,14 +377,11 @@ HVP_NUMERICAL = Question(
     id="07.hvp_numerical",
     points=2,
     title="H v by central differences of the gradient",
-    symbols=("hvp_numerical",),
     cases=lambda rng: _hvp_cases(rng, with_h=True),
-    probe=_hvp_numerical_probe,
+    probe=PROBES["07.hvp_numerical"],
     reference=_differences,
     rtol=1e-7,
     atol=1e-9,
-    forbidden=("backprop_lib.modes.hvp_numerical", "backprop_lib.modes.hvp", "backprop_lib.modes.hessian",
-               "backprop_lib.gradcheck.numerical_gradient"),
     mistakes=(
         Mistake.answer("one-sided differences",
                        "(grad(x + h v) - grad(x)) / h has error O(h); use the central difference "
@@ -594,36 +404,25 @@ HVP_NUMERICAL = Question(
 )
 
 
-def _hvp_probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> list:
-    grad_f, kinds = _recording(_grad(inputs))
-    answer = _listed(ns["hvp"](grad_f, _arr(inputs, "x"), _arr(inputs, "v")))
-    if "dual" not in kinds:
-        raise NotForwardMode("hvp never ran grad_f on dual numbers")
-    return answer
-
-
 def _hvp_answer(inputs: Mapping[str, Any]) -> np.ndarray:
-    return _sweep(_grad(inputs), inputs["x"], inputs["v"])[1]
+    return _sweep(gradient_function(inputs), inputs["x"], inputs["v"])[1]
 
 
 HVP = Question(
     id="07.hvp",
     points=2,
     title="H v by forward mode over the gradient (one sweep, no Hessian)",
-    symbols=("hvp",),
     cases=lambda rng: _hvp_cases(rng, with_h=False),
-    probe=_hvp_probe,
+    probe=PROBES["07.hvp"],
     reference=_hvp_answer,
     rtol=1e-8,
     atol=1e-10,
-    forbidden=("backprop_lib.modes.hvp", "backprop_lib.modes.hvp_numerical", "backprop_lib.modes.hessian",
-               "backprop_lib.modes.jvp", "backprop_lib.modes.Dual.__init__"),
     mistakes=(
         Mistake.answer("the gradient returned instead of H v",
                        "H v is the TANGENT of grad_f along v: return jvp(grad_f, x, v)[1], not the value "
-                       "grad_f(x).", lambda i: _gradient_at(i, _arr(i, "x")), rtol=1e-9),
+                       "grad_f(x).", lambda i: _gradient_at(i, as_array(i, "x")), rtol=1e-9),
         Mistake.answer("tangent of a product without the product rule", PRODUCT_RULE_FEEDBACK,
-                       lambda i: _sweep(_grad(i), i["x"], i["v"], bad_product=True)[1], rtol=1e-9),
+                       lambda i: _sweep(gradient_function(i), i["x"], i["v"], bad_product=True)[1], rtol=1e-9),
         Mistake.raises("no forward sweep",
                        "run grad_f once on dual numbers, jvp(grad_f, x, v): its tangent is exactly H v. "
                        "Finite differences are the check, not the answer.", "NotForwardMode"),
@@ -650,13 +449,6 @@ def _chain_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
-def _chain_probe(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, float]:
-    cost = ns["chain_cost"]
-    return {"reverse": float(cost(list(inputs["sizes"]), "reverse")),
-            "forward": float(cost(list(inputs["sizes"]), "forward")),
-            "default": float(cost(list(inputs["sizes"])))}
-
-
 def _chain_answer(inputs: Mapping[str, Any], swap: bool = False, no_outputs: bool = False) -> dict[str, float]:
     sizes = list(inputs["sizes"])
     rev, fwd = _cost(sizes, "reverse"), _cost(sizes, "forward")
@@ -671,13 +463,11 @@ CHAIN_COST = Question(
     id="07.chain_cost",
     points=2,
     title="Multiply-adds of a chain of Jacobians, from the loss side or from the input side",
-    symbols=("chain_cost",),
     cases=_chain_cases,
-    probe=_chain_probe,
+    probe=PROBES["07.chain_cost"],
     reference=_chain_answer,
     rtol=0.0,
     atol=0.5,
-    forbidden=("backprop_lib.checkpoint.chain_cost", "backprop_lib.checkpoint.multiply_chain"),
     mistakes=(
         Mistake.answer("forward and reverse orders swapped",
                        "reverse mode starts from the loss side: a (s_(k+1) x s_i) row block times each "

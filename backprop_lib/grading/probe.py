@@ -1,7 +1,8 @@
 """The student's side of grading: run a question's cases on the notebook's namespace.
 
-This module runs in the process that holds the student's code (the sandbox child, or the
-student's own kernel for ``check``). It returns plain data only; judging happens elsewhere.
+This module runs in the process that holds the student's code (the sandbox, or the student's own
+kernel for ``check``). It returns plain data only; judging happens elsewhere. It imports nothing of
+the trusted half of grading (references, mistakes, cases).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from .plain import NotPlain, to_plain
-from .spec import Case, Question
+from .probes import Probe
 
 MAX_MESSAGE = 300
 
@@ -86,17 +87,17 @@ def _error(exc: BaseException) -> dict[str, Any]:
     return {"error": [type(exc).__name__, message]}
 
 
-def run_cases(question: Question, namespace: Mapping[str, Any], cases: Sequence[Case]) -> dict[str, Any]:
-    """Plain outcomes of ``cases``: ``{"outcomes": [...]}`` or ``{"missing": [names]}``."""
-    missing = [name for name in question.symbols if name not in namespace]
+def run_cases(probe: Probe, namespace: Mapping[str, Any], inputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Plain outcomes of the cases with these ``inputs``: ``{"outcomes": [...]}`` or ``{"missing": [names]}``."""
+    missing = [name for name in probe.symbols if name not in namespace]
     if missing:
         return {"missing": missing}
     outcomes = []
-    with watching(question.forbidden) as called:
-        for case in cases:
+    with watching(probe.forbidden) as called:
+        for case_inputs in inputs:
             del called[:]
             try:
-                outcome = {"value": to_plain(question.probe(namespace, case.inputs))}
+                outcome = {"value": to_plain(probe(namespace, case_inputs))}
             except NotPlain as exc:
                 outcome = {"error": ["TypeError", f"the answer returned {exc}"]}
             except Exception as exc:  # the student's code may raise anything; it is reported, not re-raised

@@ -2,10 +2,11 @@
 
 A ``Question`` is graded in two halves that never share objects:
 
-- ``probe(namespace, inputs)`` runs where the student's code runs. It looks up the student's
-  functions in the notebook's top-level ``namespace``, calls them on the case's ``inputs`` and
-  returns plain data (numbers, strings, lists, dicts, numpy arrays).
-- ``reference(inputs)`` runs in the grader. The plain result is compared with it, and, when they
+- its ``probe`` (a ``probes.Probe``) runs where the student's code runs, in the sandbox. It looks up
+  the student's functions in the notebook's top-level ``namespace``, calls them on the case's
+  ``inputs`` and returns plain data (numbers, strings, lists, dicts, numpy arrays).
+- ``reference(inputs)`` runs in the grader (the judge), and so do the cases and the mistakes: this
+  module and the ``exNN`` modules are never importable in the sandbox. The plain result is compared with it, and, when they
   differ, with each ``Mistake`` (a known wrong answer) so that the feedback can name the mistake.
 
 Cases are drawn from a random generator seeded at grading time (the seed is recorded), so a
@@ -20,6 +21,8 @@ from typing import Any
 import numpy as np
 
 from .plain import is_real
+from .probe import run_cases
+from .probes import Probe
 
 VISIBLE_SEED = 2024
 
@@ -86,14 +89,12 @@ class Question:
     id: str
     points: int
     title: str
-    symbols: tuple[str, ...]
     cases: Callable[[np.random.Generator], Sequence[Case]]
-    probe: Callable[[Mapping[str, Any], Mapping[str, Any]], Any]
+    probe: Probe
     reference: Callable[[Mapping[str, Any]], Any]
     mistakes: tuple[Mistake, ...] = ()
     rtol: float = 1e-6
     atol: float = 1e-9
-    forbidden: tuple[str, ...] = ()  # dotted names of library code an answer may not call
     time_limit: float = 10.0  # seconds for all cases together
     # For answers with no single right value (trained weights): None if ``value`` is acceptable for
     # ``inputs``, else what is wrong with it. Runs in the grader, on plain data; replaces ``close``.
@@ -102,6 +103,19 @@ class Question:
     @property
     def exercise(self) -> str:
         return self.id.split(".", 1)[0]
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return self.probe.symbols
+
+    @property
+    def forbidden(self) -> tuple[str, ...]:
+        """Dotted names of library code an answer may not call."""
+        return self.probe.forbidden
+
+    def run(self, namespace: Mapping[str, Any], cases: Sequence[Case]) -> dict[str, Any]:
+        """Run the probe on ``cases`` in this process (``check`` and tests; the grader uses a sandbox)."""
+        return run_cases(self.probe, namespace, [case.inputs for case in cases])
 
     def draw_cases(self, seed: int) -> list[Case]:
         return list(self.cases(np.random.default_rng(seed)))

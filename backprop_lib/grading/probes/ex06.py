@@ -1,0 +1,115 @@
+"""Probes of exercise 06: backpropagation through a neural network.
+
+The network is batch-first: for X of shape (N, D), Z1 = X @ W1 + b1, A1 = act(Z1),
+scores = A1 @ W2 + b2. ``forward`` is the notebook's given ``mlp_forward``; the backward probe
+rebuilds its cache {"X", "Z1", "A1", "activation"} from the case's inputs, so that each question
+calls one function of the student's, not the ones it builds on.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from ... import datasets
+from . import Probe
+
+KEYS = ("W1", "b1", "W2", "b2")
+NO_ENGINE = ("backprop_lib.tensor.Tensor.backward", "backprop_lib.gradcheck.numerical_gradient")
+NET_ARGS = ("x", "W1", "b1", "W2", "b2", "y")
+Inputs = Mapping[str, Any]
+
+
+# --- the network's forward pass, exactly as the notebook gives it ------------------------------------------
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(z))  # never overflows, for either sign of z
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "relu": lambda z: np.maximum(z, 0.0), "sigmoid": sigmoid, "tanh": np.tanh}
+
+
+def forward(params: Mapping[str, np.ndarray], X: np.ndarray, activation: str = "relu"
+            ) -> tuple[np.ndarray, dict[str, Any]]:
+    Z1 = X @ params["W1"] + params["b1"]
+    A1 = ACTIVATIONS[activation](Z1)
+    return A1 @ params["W2"] + params["b2"], {"X": X, "Z1": Z1, "A1": A1, "activation": activation}
+
+
+def network_cache(inputs: Inputs) -> dict[str, Any]:
+    """The cache ``forward`` returns for the case's params, X and activation."""
+    return forward(inputs["params"], inputs["X"], inputs["activation"])[1]
+
+
+# --- the data sets ``train`` is run on: a case names one and its seed ---------------------------------------
+
+DATA = {
+    "spirals": lambda seed: datasets.spirals(n_per_class=100, n_classes=3, noise=0.2, seed=seed),
+    "moons": lambda seed: datasets.moons(n=200, noise=0.1, seed=seed),
+}
+
+
+@functools.lru_cache(maxsize=16)
+def dataset(name: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A case's data set, made once: the grader's checks of one answer all need it."""
+    return DATA[name](seed)
+
+
+# --- plumbing ------------------------------------------------------------------------------------------------
+
+
+def _copy(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: np.array(v, dtype=float) for k, v in arrays.items()}
+
+
+def _grads_of(result: Any) -> dict[str, np.ndarray]:
+    return {k: np.asarray(result[k], dtype=float) for k in KEYS}
+
+
+# --- the probes ----------------------------------------------------------------------------------------------
+
+
+def backward_gradients(ns: Mapping[str, Any], inputs: Inputs) -> dict[str, np.ndarray]:
+    """mlp_backward(params, cache, grad_out) on copies, the cache rebuilt by the given forward pass."""
+    cache = {k: (np.array(v) if isinstance(v, np.ndarray) else v) for k, v in network_cache(inputs).items()}
+    return _grads_of(ns["mlp_backward"](_copy(inputs["params"]), cache, np.array(inputs["grad_out"])))
+
+
+def sgd_update(ns: Mapping[str, Any], inputs: Inputs) -> dict[str, Any]:
+    """sgd_step's new params, and whether the params passed in were left as they were."""
+    params, before = _copy(inputs["params"]), _copy(inputs["params"])
+    new = ns["sgd_step"](params, _copy(inputs["grads"]), inputs["lr"])
+    unchanged = set(params) == set(before) and all(np.array_equal(params[k], before[k]) for k in before)
+    return {"params": {str(k): np.asarray(v, dtype=float) for k, v in new.items()}, "params unchanged": unchanged}
+
+
+def training_step(ns: Mapping[str, Any], inputs: Inputs) -> dict[str, Any]:
+    """train_step's new params and loss."""
+    new, loss = ns["train_step"](_copy(inputs["params"]), np.array(inputs["X"]), np.array(inputs["y"]),
+                                 inputs["lr"], activation=inputs["activation"])
+    return {"params": _grads_of(new), "loss": float(loss)}
+
+
+def trained_parameters(ns: Mapping[str, Any], inputs: Inputs) -> dict[str, np.ndarray]:
+    """The trained parameters; the grader rebuilds the data and measures the accuracy itself."""
+    X, y = dataset(inputs["dataset"], inputs["seed"])
+    return _grads_of(ns["train"](X.copy(), y.copy()))
+
+
+def sigmoid_net_gradients(ns: Mapping[str, Any], inputs: Inputs) -> dict[str, np.ndarray]:
+    """sigmoid_net_gradients(x, W1, b1, W2, b2, y) on float copies of the case's arrays."""
+    return _grads_of(ns["sigmoid_net_gradients"](*(np.array(inputs[k], dtype=float) for k in NET_ARGS)))
+
+
+PROBES = {
+    "06.mlp_backward": Probe(("mlp_backward",), backward_gradients, forbidden=NO_ENGINE),
+    "06.sgd_step": Probe(("sgd_step",), sgd_update, forbidden=("backprop_lib.optim.Optimizer.step",)),
+    "06.train_step": Probe(("train_step",), training_step, forbidden=NO_ENGINE),
+    "06.train": Probe(("train",), trained_parameters, forbidden=NO_ENGINE + ("backprop_lib.nn.train",)),
+    "06.sigmoid_net_gradients": Probe(("sigmoid_net_gradients",), sigmoid_net_gradients, forbidden=NO_ENGINE),
+}

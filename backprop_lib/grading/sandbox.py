@@ -1,0 +1,328 @@
+"""The grader's side of the sandbox: start a worker, talk to it, and never believe it.
+
+A sandbox is a freshly executed interpreter (``python -I -S -B``, never a fork of the grader)
+running ``worker.py``. On Linux with bubblewrap it runs in new user, PID, mount, network, IPC and
+UTS namespaces as an unprivileged uid with no capability; it sees a read-only system and Python
+environment, a read-only copy of the library without the trusted half of grading (see
+``sandbox_library``), and one private tmpfs; nothing of the submissions, solutions/, the gradebook
+or home folders. Elsewhere it is an ordinary process (``isolation="process"``) that still runs in
+a scratch folder with a scrubbed environment, but can see the files its uid can.
+
+Everything that comes back is hostile input: frames have a size cap, each submission a byte and
+message budget, and a wall-clock budget that nothing the sandbox sends can extend.
+"""
+from __future__ import annotations
+
+import atexit
+import compileall
+import json
+import os
+import pickle
+import select
+import shutil
+import site
+import socket
+import stat
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from .worker import BOOT, HEADER, MAX_FRAME
+
+NAMESPACES, PROCESS = "namespaces", "process"
+SANDBOX_UID = 1000
+START_SECONDS = 120.0  # a cold start on a loaded machine: numpy, matplotlib and the library
+# The half of grading that runs beside student code; the rest of grading/ and course/ stay out.
+UNTRUSTED = ("__init__.py", "plain.py", "probe.py", "worker.py")
+# Environment variables passed on: OpenBLAS needs these on processors where they are set.
+PASSED_ON = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LANG", "LC_ALL")
+
+
+class SandboxError(Exception):
+    """The sandbox could not be started or broke its protocol; one line for the user."""
+
+
+class WorkerGone(SandboxError):
+    """The worker process ended (killed from inside, or out of memory)."""
+
+
+# --- the library as the sandbox sees it --------------------------------------------------------------------
+
+_library_lock = threading.Lock()
+_library: Path | None = None
+
+
+def _untrusted(relative: Path) -> bool:
+    parts = relative.parts
+    if parts[0] == "course":
+        return False
+    if parts[0] != "grading":
+        return True
+    return len(parts) == 2 and parts[1] in UNTRUSTED or len(parts) == 3 and parts[1] == "probes"
+
+
+def sandbox_library() -> Path:
+    """A folder holding ``backprop_lib`` without the trusted half of grading, compiled; made once."""
+    global _library
+    with _library_lock:
+        if _library is None:
+            import backprop_lib
+
+            source = Path(backprop_lib.__file__).resolve().parent
+            root = Path(tempfile.mkdtemp(prefix="backprop-sandbox-lib-"))
+            atexit.register(shutil.rmtree, root, True)
+            for path in sorted(source.rglob("*.py")):
+                relative = path.relative_to(source)
+                if _untrusted(relative):
+                    target = root / "backprop_lib" / relative
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(path, target)
+            compileall.compile_dir(root, quiet=2, workers=1)
+            for folder, dirs, files in os.walk(root):
+                os.chmod(folder, 0o755)
+                for name in files:
+                    os.chmod(os.path.join(folder, name), 0o644)
+            _library = root
+        return _library
+
+
+def _site_packages() -> list[str]:
+    """Where this interpreter finds numpy, matplotlib and the rest (not the course's own folder)."""
+    folders = [*site.getsitepackages()]
+    if site.ENABLE_USER_SITE and os.path.isdir(site.getusersitepackages()):
+        folders.append(site.getusersitepackages())
+    for key in ("purelib", "platlib"):
+        folders.append(sysconfig.get_paths()[key])
+    return [f for f in dict.fromkeys(os.path.realpath(f) for f in folders) if os.path.isdir(f)]
+
+
+# --- bubblewrap ------------------------------------------------------------------------------------------
+
+_isolation_lock = threading.Lock()
+_isolation: dict[str, str] = {}
+
+
+def _bwrap_command(library: Path, python: str, scratch_bytes: int) -> list[str]:
+    command = ["bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
+               "--cap-drop", "ALL", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox",
+               "--clearenv", "--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            command += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            command += ["--ro-bind", top, top]
+    for name in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives"):
+        command += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
+    for folder in sorted(prefixes | set(_site_packages())):
+        if not folder.startswith("/usr/"):
+            command += ["--ro-bind", folder, folder]
+    command += ["--ro-bind", str(library), "/sandbox/lib",
+                "--proc", "/proc", "--dev", "/dev",
+                "--size", str(scratch_bytes), "--tmpfs", "/tmp",
+                "--chdir", "/tmp", python]
+    return command
+
+
+def bwrap_available() -> str | None:
+    """None if bubblewrap can make namespaces here, else why not (one line)."""
+    if shutil.which("bwrap") is None:
+        return "bubblewrap (bwrap) is not installed"
+    try:
+        done = subprocess.run(["bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--cap-drop", "ALL",
+                               "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+                               sys.executable, "-I", "-S", "-c", "pass"],
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bubblewrap could not run ({exc})"
+    if done.returncode != 0:
+        reason = done.stderr.decode(errors="replace").strip().splitlines()
+        return f"bubblewrap cannot create namespaces here ({reason[-1] if reason else 'exit ' + str(done.returncode)})"
+    return None
+
+
+def isolation_level() -> tuple[str, str | None]:
+    """("namespaces", None) where bubblewrap works, else ("process", the reason); checked once."""
+    with _isolation_lock:
+        if "level" not in _isolation:
+            forced = os.environ.get("BACKPROP_GRADER_ISOLATION")
+            reason = "BACKPROP_GRADER_ISOLATION=process" if forced == PROCESS else None
+            if reason is None and sys.platform.startswith("linux"):
+                reason = bwrap_available()
+            elif reason is None:
+                reason = f"namespaces are a Linux feature (this is {sys.platform})"
+            _isolation["level"] = PROCESS if reason else NAMESPACES
+            _isolation["reason"] = reason or ""
+        return _isolation["level"], _isolation["reason"] or None
+
+
+# --- one worker ----------------------------------------------------------------------------------------------
+
+
+class Sandbox:
+    """One sandboxed worker: start it, give it jobs one at a time, read what it says."""
+
+    def __init__(self, warm: bool = True, scratch_bytes: int = 256 * 1024**2):
+        self.warm = warm
+        self.scratch_bytes = scratch_bytes
+        self.isolation, _ = isolation_level()
+        self.process: subprocess.Popen | None = None
+        self.sock: socket.socket | None = None
+        self.buffer = bytearray()
+        self.namespaces_per_job = False
+        self._folder: tempfile.TemporaryDirectory | None = None
+
+    # lifecycle
+
+    def start(self) -> None:
+        library = sandbox_library()
+        self._folder = tempfile.TemporaryDirectory(prefix="backprop-sandbox-")
+        folder = Path(self._folder.name)
+        ours, theirs = socket.socketpair()
+        self.stderr = open(folder / "stderr", "w+b")
+        env = {k: os.environ[k] for k in PASSED_ON if k in os.environ}
+        env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg",
+                   BACKPROP_CHANNEL=str(theirs.fileno()))
+        python = os.path.realpath(sys.executable)
+        if self.isolation == NAMESPACES:
+            command = _bwrap_command(library, python, self.scratch_bytes)
+            for name, value in env.items():
+                command[-1:-1] = ["--setenv", name, value]
+            command += ["-I", "-S", "-B", "-c", BOOT]
+            front, scratch, sweep = ["/sandbox/lib"], "/tmp", True
+            env.update(HOME="/tmp", MPLCONFIGDIR="/tmp/.matplotlib", TMPDIR="/tmp")
+            cwd = "/"
+            run_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        else:
+            scratch_dir = folder / "scratch"
+            scratch_dir.mkdir()
+            command = [python, "-I", "-S", "-B", "-c", BOOT]
+            front, scratch, sweep = [str(library)], str(scratch_dir), False
+            env.update(HOME=scratch, MPLCONFIGDIR=str(scratch_dir / ".matplotlib"), TMPDIR=scratch,
+                       PATH=os.environ.get("PATH", "/usr/bin:/bin"))
+            cwd = scratch
+            run_env = env
+        try:
+            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                            stderr=self.stderr, pass_fds=(theirs.fileno(),), env=run_env, cwd=cwd,
+                                            start_new_session=True)
+        except OSError as exc:
+            raise SandboxError(f"cannot start the sandbox: {exc}") from None
+        finally:
+            theirs.close()
+        self.sock = ours
+        config = {"front": front, "back": _site_packages(), "env": env, "scratch": scratch, "sweep_all": sweep,
+                  "warm": self.warm}
+        self._send(json.dumps(config).encode())
+        deadline = time.monotonic() + START_SECONDS
+        kind, message = self.receive(deadline)
+        if kind != "W" or not isinstance(message, dict) or message.get("ready") is not True:
+            raise SandboxError(f"the sandbox did not start: {self._stderr_tail()}")
+        self.namespaces_per_job = message.get("namespaces") is True
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        if self.process is not None:
+            if self.process.poll() is None:
+                try:
+                    os.killpg(self.process.pid, 9)
+                except (ProcessLookupError, PermissionError):
+                    self.process.kill()
+            self.process.wait()
+            self.process = None
+        if self._folder is not None:
+            self.stderr.close()
+            self._folder.cleanup()
+            self._folder = None
+
+    def restart(self) -> None:
+        self.close()
+        self.start()
+
+    def __enter__(self) -> Sandbox:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _stderr_tail(self) -> str:
+        try:
+            self.stderr.seek(0)
+            text = self.stderr.read()[-2000:].decode(errors="replace").strip()
+        except (OSError, ValueError):
+            text = ""
+        lines = [line for line in text.splitlines() if line.strip()]
+        return lines[-1] if lines else "no message"
+
+    # talking
+
+    def _send(self, payload: bytes) -> None:
+        assert self.sock is not None
+        try:
+            self.sock.sendall(HEADER.pack(len(payload)) + payload)
+        except OSError:
+            raise WorkerGone("the sandbox's worker ended") from None
+
+    def submit(self, job: dict[str, Any]) -> None:
+        self._send(b"J" + pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def kill_job(self) -> None:
+        self._send(b"K")
+
+    def receive(self, deadline: float) -> tuple[str, Any]:
+        """The next frame: ("W", message) from the worker, ("C", raw bytes) relayed from the child.
+
+        Raises ``TimeoutError`` at ``deadline`` and ``WorkerGone`` when the worker has ended.
+        """
+        assert self.sock is not None
+        while True:
+            if len(self.buffer) >= HEADER.size:
+                (size,) = HEADER.unpack(self.buffer[:HEADER.size])
+                if size > MAX_FRAME + 1 or size == 0:
+                    raise WorkerGone("the sandbox broke the protocol (a frame of the wrong size)")
+                if len(self.buffer) >= HEADER.size + size:
+                    payload = bytes(self.buffer[HEADER.size:HEADER.size + size])
+                    del self.buffer[:HEADER.size + size]
+                    kind, body = payload[:1].decode("latin-1"), payload[1:]
+                    if kind == "W":
+                        try:
+                            return "W", json.loads(body)
+                        except (ValueError, RecursionError):
+                            raise WorkerGone("the sandbox broke the protocol") from None
+                    if kind == "C":
+                        return "C", body
+                    raise WorkerGone("the sandbox broke the protocol (an unknown frame)")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            ready, _, _ = select.select([self.sock], [], [], remaining)
+            if not ready:
+                continue
+            try:
+                chunk = self.sock.recv(1 << 20)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                raise WorkerGone("the sandbox's worker ended")
+            self.buffer += chunk
+
+
+def regular_file(path: Path) -> os.stat_result:
+    """The status of ``path`` if it is a regular file (not a link, FIFO or device), else ``ValueError``."""
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode):
+        raise ValueError("is a symbolic link; only regular files are graded")
+    if not stat.S_ISREG(info.st_mode):
+        kind = ("a directory" if stat.S_ISDIR(info.st_mode) else "a FIFO" if stat.S_ISFIFO(info.st_mode)
+                else "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+                else "a socket" if stat.S_ISSOCK(info.st_mode) else "not a regular file")
+        raise ValueError(f"is {kind}; only regular files are graded")
+    return info
