@@ -46,30 +46,39 @@ def load_notebook_json(path: str | os.PathLike) -> dict[str, Any]:
         raise NotebookError(f"{p}: no such file")
     if p.is_dir():
         raise NotebookError(f"{p}: is a directory, not a notebook")
-    text = p.read_bytes().decode("utf-8", errors="replace")
+    return parse_notebook_json(p.read_bytes(), str(p))
+
+
+def parse_notebook_json(data: bytes, name: str) -> dict[str, Any]:
+    """``load_notebook_json`` for bytes already read; ``name`` is used in the messages."""
+    text = data.decode("utf-8", errors="replace")
     if not text.strip():
-        raise NotebookError(f"{p}: the file is empty")
+        raise NotebookError(f"{name}: the file is empty")
     try:
-        data = json.loads(text)
+        nb = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise NotebookError(f"{p}: not a notebook (invalid JSON at line {exc.lineno})") from None
-    if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
-        raise NotebookError(f"{p}: JSON but not a notebook (no cells)")
-    major = data.get("nbformat")
+        raise NotebookError(f"{name}: not a notebook (invalid JSON at line {exc.lineno})") from None
+    except RecursionError:
+        raise NotebookError(f"{name}: not a notebook (JSON nested too deeply)") from None
+    if not isinstance(nb, dict) or "cells" not in nb and "worksheets" not in nb:
+        raise NotebookError(f"{name}: JSON but not a notebook (no cells)")
+    major = nb.get("nbformat")
     if major != 4:
-        raise NotebookError(f"{p}: nbformat {major} is not supported; save it with Jupyter as nbformat 4")
-    cells = data.get("cells")
+        raise NotebookError(f"{name}: nbformat {str(major)[:20]} is not supported; save it with Jupyter as nbformat 4")
+    cells = nb.get("cells")
     if not isinstance(cells, list) or not all(
             isinstance(c, dict) and isinstance(c.get("cell_type"), str) and isinstance(c.get("source"), (str, list))
             for c in cells):
-        raise NotebookError(f"{p}: not a valid notebook (malformed cells)")
+        raise NotebookError(f"{name}: not a valid notebook (malformed cells)")
     for cell in cells:
         if isinstance(cell["source"], list):
-            cell["source"] = "".join(str(line) for line in cell["source"])
-    if not isinstance(data.get("metadata", {}), dict):
-        raise NotebookError(f"{p}: not a valid notebook (malformed metadata)")
-    data.setdefault("metadata", {})
-    return data
+            if not all(isinstance(line, str) for line in cell["source"]):
+                raise NotebookError(f"{name}: not a valid notebook (malformed cells)")
+            cell["source"] = "".join(cell["source"])
+    if not isinstance(nb.get("metadata", {}), dict):
+        raise NotebookError(f"{name}: not a valid notebook (malformed metadata)")
+    nb.setdefault("metadata", {})
+    return nb
 
 
 def read_notebook(path: str | os.PathLike) -> nbformat.NotebookNode:

@@ -44,6 +44,21 @@ def failure(question: Question, status: str, feedback: str, seed: int) -> Questi
     return QuestionResult(question.id, 0.0, question.points, status, feedback, seed)
 
 
+def _matches(mistake: Any, outcome: Outcome, inputs: Mapping[str, Any]) -> bool:
+    """A detector that cannot read an answer of an odd shape has not recognised it."""
+    try:
+        return bool(mistake.matches(outcome, inputs))
+    except Exception:  # the answer's value is hostile data: any failure to read it is a non-match
+        return False
+
+
+def _accepted(question: Question, value: Any, inputs: Mapping[str, Any]) -> str | None:
+    try:
+        return question.accept(value, inputs)
+    except Exception as exc:  # an answer of the wrong shape: say so rather than stop grading
+        return f"the answer has the wrong form ({type(exc).__name__})"
+
+
 def judge(question: Question, cases: Sequence[Case], report: Mapping[str, Any], seed: int) -> QuestionResult:
     """Score ``question`` from the plain ``report`` that ``probe.run_cases`` produced."""
     if "missing" in report:
@@ -63,13 +78,13 @@ def judge(question: Question, cases: Sequence[Case], report: Mapping[str, Any], 
         verdict = None
         if outcome.error is None:
             if question.accept is not None:
-                verdict = question.accept(outcome.value, case.inputs)
+                verdict = _accepted(question, outcome.value, case.inputs)
                 if verdict is None:
                     continue
             elif close(outcome.value, expected, question.rtol, question.atol):
                 continue
         for mistake in question.mistakes:
-            if mistake.matches(outcome, case.inputs):
+            if _matches(mistake, outcome, case.inputs):
                 return failure(question, FAILED, f"{case.name}: {mistake.name}. {mistake.feedback}", seed)
         if outcome.error:
             kind, message = outcome.error

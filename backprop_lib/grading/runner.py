@@ -1,55 +1,57 @@
-"""Grade a submitted notebook: the student's code runs in child processes, the judging here.
+"""Grade a submitted notebook: the student's code runs in a sandbox, the judging here.
 
-The grader forks a child, which limits itself (memory, CPU, file size), moves to a scratch folder
-with a scrubbed environment, silences its output, runs the notebook's code cells top to bottom and
-then probes each question. It reports over a pipe as JSON lines: which cell or question it is
-starting, and each question's plain outcomes. If the child dies or hangs (``os._exit``, a
-segfault, an endless loop that ignores signals), the grader kills it, charges the cell or question
-it was in, and forks a fresh child that skips what is already settled. So one question's crash
-costs that question only. A child dies with the grader (on Linux): killing a grader, even with
-SIGKILL, leaves no student code running.
+The grader (the judge) reads the notebook, draws each question's cases from a fresh seed and
+sends the sandbox's worker a job: the code cells and the inputs of the cases, nothing else. The
+worker's child runs the cells top to bottom, then each question's probe, announcing each step
+before it starts; the judge reads those messages as hostile input (``protocol``) and keeps the
+clock. A cell or question that runs too long or ends the child is charged, the child is killed,
+and a fresh child runs what is left, skipping what is settled. The whole submission has one
+wall-clock budget that no message extends, and a byte budget for everything it sends.
 """
 from __future__ import annotations
 
-import ctypes
-import faulthandler
-import gc
 import json
 import os
-import resource
 import secrets
-import select
-import signal
-import sys
-import tempfile
 import time
-import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..course.notebooks import COURSE_KEY, NotebookError, load_notebook_json
-from . import EXERCISES, Exercise, find_exercise
+from ..course.notebooks import COURSE_KEY, NotebookError, parse_notebook_json
+from . import protocol
+from .flags import notebook_flags
 from .judge import CRASHED, TIMEOUT, QuestionResult, failure, judge
-from .plain import from_plain
-from .probe import run_cases
+from .protocol import ProtocolError, clean_text
+from .registry import EXERCISES, find_exercise
+from .sandbox import Sandbox, SandboxError, WorkerGone, regular_file
+from .spec import Exercise
 
-MAX_LINE = 64 * 1024**2
+MAX_NOTEBOOK_BYTES = 16 * 1024**2
 
 
 @dataclass(frozen=True)
 class Limits:
-    """What one child may use. ``question_seconds`` overrides every question's own time limit."""
+    """What one submission may use. ``question_seconds`` overrides every question's own time limit."""
 
     cell_seconds: float = 10.0
     question_seconds: float | None = None
     grace_seconds: float = 5.0  # beyond a phase's own limit, before the child is killed from outside
-    memory_bytes: int = 2 * 1024**3
-    file_bytes: int = 16 * 1024**2
+    memory_bytes: int = 2 * 1024**3  # per process
+    file_bytes: int = 16 * 1024**2  # the largest file it may write
+    processes: int = 64  # processes of the submission (where the kernel counts them: not for root)
+    submission_seconds: float = 600.0  # everything, restarts included; no message extends it
+    output_bytes: int = 64 * 1024**2  # everything the submission sends back
+    messages: int = 10_000
 
     def for_question(self, question: Any) -> float:
         return self.question_seconds if self.question_seconds is not None else question.time_limit
+
+    def budget(self, cells: int, exercise: Exercise) -> float:
+        """The wall-clock budget of a submission: every phase at its limit, once, plus grace."""
+        phases = cells * self.cell_seconds + sum(self.for_question(q) for q in exercise.questions)
+        return min(self.submission_seconds, phases + 3 * self.grace_seconds)
 
 
 class GradingError(Exception):
@@ -63,6 +65,8 @@ class SubmissionResult:
     seed: int
     questions: list[QuestionResult] = field(default_factory=list)
     cell_errors: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)  # for the instructor; they change no score
+    isolation: str = ""
 
     @property
     def score(self) -> float:
@@ -74,8 +78,41 @@ class SubmissionResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {"exercise": self.exercise, "student": self.student, "score": self.score,
-                "max_score": self.max_score, "seed": self.seed,
-                "questions": [q.as_dict() for q in self.questions], "cell_errors": self.cell_errors}
+                "max_score": self.max_score, "seed": self.seed, "isolation": self.isolation,
+                "questions": [q.as_dict() for q in self.questions], "cell_errors": self.cell_errors,
+                "flags": self.flags}
+
+
+def read_submission(path: str | os.PathLike, max_bytes: int = MAX_NOTEBOOK_BYTES) -> tuple[dict[str, Any], bytes]:
+    """The notebook at ``path`` and its bytes; only a regular file of at most ``max_bytes``.
+
+    Symbolic links, FIFOs and devices are refused before anything opens them (a FIFO would block,
+    /dev/zero would never end), and the file is checked again once open.
+    """
+    p = Path(path)
+    name = clean_text(str(p), 300)
+    try:
+        regular_file(p)
+        fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise GradingError(f"{name}: no such file") from None
+    except ValueError as exc:
+        raise GradingError(f"{name}: {exc}") from None
+    except OSError as exc:
+        raise GradingError(f"{name}: cannot be read ({clean_text(exc.strerror or str(exc), 100)})") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not os.path.stat.S_ISREG(info.st_mode):
+            raise GradingError(f"{name}: not a regular file; only regular files are graded")
+        if info.st_size > max_bytes:
+            raise GradingError(f"{name}: {info.st_size:,} bytes; a notebook may have at most {max_bytes:,}")
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise GradingError(f"{name}: more than {max_bytes:,} bytes; a notebook may have at most that")
+    try:
+        return parse_notebook_json(data, name), data
+    except NotebookError as exc:
+        raise GradingError(str(exc)) from None
 
 
 def exercise_of(nb: Mapping[str, Any], path: Path) -> Exercise:
@@ -94,7 +131,7 @@ def exercise_of(nb: Mapping[str, Any], path: Path) -> Exercise:
             except KeyError:
                 continue
     known = ", ".join(e.notebook for e in EXERCISES.values())
-    raise GradingError(f"{path}: not one of the course's exercises ({known})")
+    raise GradingError(f"{clean_text(str(path), 300)}: not one of the course's exercises ({known})")
 
 
 def code_cells(nb: Mapping[str, Any]) -> list[str]:
@@ -107,228 +144,193 @@ def code_cells(nb: Mapping[str, Any]) -> list[str]:
     return sources
 
 
-# --- the child ----------------------------------------------------------------------------------------
+# --- one run of a child ------------------------------------------------------------------------------------
 
 
-class _CellTimeout(BaseException):
-    """Raised by the alarm; a BaseException so that a student's ``except Exception`` cannot swallow it."""
+@dataclass
+class _Run:
+    """What the judge learnt from one child."""
+
+    cell_errors: list[str] = field(default_factory=list)
+    reports: dict[str, Any] = field(default_factory=dict)
+    current: tuple[str, Any] | None = None  # the cell or question under way when it stopped
+    problem: str | None = None  # "timeout", "crashed", "protocol", "flood", "budget"
+    detail: str = ""
 
 
-_PR_SET_PDEATHSIG = 1
-_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+class _Submission:
+    """The judge's state for one submission across its runs."""
 
+    def __init__(self, exercise: Exercise, cells: list[str], cases: Mapping[str, list], limits: Limits):
+        self.exercise, self.cells, self.cases, self.limits = exercise, cells, cases, limits
+        self.deadline = time.monotonic() + limits.budget(len(cells), exercise)
+        self.bytes = 0
+        self.messages = 0
 
-def die_with_parent(parent: int) -> None:
-    """Have this (forked) process killed when ``parent`` dies, and exit now if it already has.
+    def job(self, skip: set[int], pending: list[Any]) -> dict[str, Any]:
+        limits = self.limits
+        seconds = [limits.for_question(q) for q in pending]
+        cpu = int(len(self.cells) * limits.cell_seconds + sum(seconds) + limits.grace_seconds) + 1
+        return {"cells": self.cells, "skip": sorted(skip), "cell_seconds": limits.cell_seconds,
+                "questions": [{"id": q.id, "inputs": [c.inputs for c in self.cases[q.id]], "seconds": s}
+                              for q, s in zip(pending, seconds)],
+                "limits": {"memory_bytes": limits.memory_bytes, "file_bytes": limits.file_bytes,
+                           "cpu_seconds": cpu, "processes": limits.processes,
+                           "scratch_bytes": 128 * 1024**2}}
 
-    On Linux the kernel sends SIGKILL when the parent exits (prctl PR_SET_PDEATHSIG), so a grader
-    killed by its user leaves neither pool workers nor student code behind. Elsewhere only the
-    immediate check applies.
-    """
-    if _LIBC is not None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:
-        os._exit(1)
-
-
-def _on_alarm(signum: int, frame: Any) -> None:
-    raise _CellTimeout()
-
-
-def _confine(scratch: str, limits: Limits, cpu_seconds: int) -> None:
-    faulthandler.disable()  # a crash of student code is reported by the grader, not dumped on its stderr
-    gc.freeze()  # the collector leaves the inherited heap alone: no passes over it, no copied pages
-    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails with an error instead of killing
-    os.chdir(scratch)
-    for name in list(os.environ):
-        if name not in ("PATH", "LANG", "LC_ALL"):
-            del os.environ[name]
-    os.environ["HOME"] = scratch
-    os.environ["MPLBACKEND"] = "Agg"
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.dup2(devnull, 2)
-    os.close(devnull)
-    sys.stdin = open(os.devnull)
-    signal.signal(signal.SIGALRM, _on_alarm)
-
-
-def _child(channel: int, cells: list[str], skip_cells: set[int], exercise: Exercise,
-           cases: Mapping[str, list], done: set[str], scratch: str, limits: Limits, cpu_seconds: int) -> None:
-    def send(message: dict[str, Any]) -> None:
-        data = (json.dumps(message) + "\n").encode()
-        view = memoryview(data)
-        while view:
-            view = view[os.write(channel, view):]
-
-    try:
-        _confine(scratch, limits, cpu_seconds)
-        sys.modules["backprop_lib.grading.check"].SKIP_WHILE_GRADING = True  # the module, not check()
-        main = types.ModuleType("__main__")  # the notebook's globals, where check() looks too
-        sys.modules["__main__"] = main
-        namespace = main.__dict__
-        for index, source in enumerate(cells):
-            if index in skip_cells:
-                continue
-            send({"cell": index})
-            signal.setitimer(signal.ITIMER_REAL, limits.cell_seconds)
+    def run(self, sandbox: Sandbox, skip: set[int], pending: list[Any]) -> _Run:
+        limits = self.limits
+        state = protocol.Expectation(len(self.cells), skip, [q.id for q in pending],
+                                     {q.id: len(self.cases[q.id]) for q in pending})
+        run = _Run()
+        sandbox.submit(self.job(skip, pending))
+        phase_deadline = time.monotonic() + limits.cell_seconds + limits.grace_seconds  # the child's start
+        finished = False
+        while True:
             try:
-                exec(compile(source, f"<cell {index + 1}>", "exec"), namespace)
-            except _CellTimeout:
-                send({"cell_error": index, "error": f"cell {index + 1} ran longer than {limits.cell_seconds:g} s"})
-            except BaseException as exc:  # any failure of a top-level cell is recorded; the rest still run
-                send({"cell_error": index, "error": f"cell {index + 1}: {type(exc).__name__}: {str(exc)[:200]}"})
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-        for question in exercise.questions:
-            if question.id in done:
-                continue
-            send({"question": question.id})
-            signal.setitimer(signal.ITIMER_REAL, limits.for_question(question))
+                kind, body = sandbox.receive(min(phase_deadline, self.deadline))
+            except TimeoutError:
+                run.problem = "budget" if time.monotonic() >= self.deadline else "timeout"
+                break
+            if kind == "W":
+                if isinstance(body, dict) and "exit" in body:
+                    if not finished and run.problem is None:
+                        run.problem = "crashed"
+                    return run
+                run.problem, run.detail = "protocol", "the submission broke the frames it sends"
+                break
+            self.bytes += len(body)
+            self.messages += 1
+            if self.bytes > limits.output_bytes or self.messages > limits.messages:
+                run.problem = "flood"
+                break
             try:
-                report = run_cases(question, namespace, cases[question.id])
-            except _CellTimeout:
-                report = {"timeout": True}
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-            send({"report": question.id, "data": report})
-        send({"finished": True})
-    finally:
-        os._exit(0)
+                message = state.accept(body)
+            except ProtocolError as exc:
+                run.problem, run.detail = "protocol", str(exc)
+                break
+            if "cell" in message:
+                run.current = ("cell", message["cell"])
+                phase_deadline = time.monotonic() + limits.cell_seconds + limits.grace_seconds
+            elif "cell_error" in message:
+                run.cell_errors.append(message["error"])
+            elif "question" in message:
+                question = self.exercise_question(message["question"])
+                run.current = ("question", message["question"])
+                phase_deadline = time.monotonic() + limits.for_question(question) + limits.grace_seconds
+            elif "report" in message:
+                run.reports[message["report"]] = message["data"]
+                run.current = None
+                phase_deadline = time.monotonic() + limits.grace_seconds
+            elif message.get("finished"):
+                finished = True
+                run.current = None
+                phase_deadline = time.monotonic() + limits.grace_seconds
+        self._stop(sandbox)
+        return run
 
+    def exercise_question(self, qid: str) -> Any:
+        return next(q for q in self.exercise.questions if q.id == qid)
 
-# --- the grader ---------------------------------------------------------------------------------------
-
-
-def _run_child(cells: list[str], skip: set[int], exercise: Exercise, cases: Mapping[str, list],
-               done: set[str], limits: Limits) -> tuple[list[dict], str | None]:
-    """Run one child; returns its messages and, if it had to be stopped or died, why."""
-    read_end, write_end = os.pipe()
-    question_seconds = [limits.for_question(q) for q in exercise.questions]
-    cpu_seconds = int(len(cells) * limits.cell_seconds + sum(question_seconds) + limits.grace_seconds) + 1
-    deadline_per_phase = max([limits.cell_seconds, *question_seconds]) + limits.grace_seconds
-    with tempfile.TemporaryDirectory(prefix="backprop-grade-") as scratch:
-        grader = os.getpid()
-        pid = os.fork()
-        if pid == 0:
-            os.close(read_end)
-            die_with_parent(grader)
-            os.setsid()
-            _child(write_end, cells, skip, exercise, cases, done, scratch, limits, cpu_seconds)
-        os.close(write_end)
-        messages: list[dict] = []
-        buffer = b""
-        problem = None
-        last_progress = time.monotonic()
-        with os.fdopen(read_end, "rb", buffering=0) as stream:
+    def _stop(self, sandbox: Sandbox) -> None:
+        """Kill the child and wait for the worker to say it is gone; a worker that does not is replaced."""
+        try:
+            sandbox.kill_job()
+            deadline = time.monotonic() + self.limits.grace_seconds
             while True:
-                remaining = deadline_per_phase - (time.monotonic() - last_progress)
-                if remaining <= 0:
-                    problem = "timeout"
-                    break
-                ready, _, _ = select.select([stream], [], [], remaining)
-                if not ready:
-                    continue
-                chunk = stream.read(65536)
-                if not chunk:
-                    break
-                buffer += chunk
-                if len(buffer) > MAX_LINE:
-                    problem = "crashed"
-                    break
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    try:
-                        message = json.loads(line)
-                    except json.JSONDecodeError:
-                        problem = "crashed"
-                        break
-                    if isinstance(message, dict):
-                        messages.append(message)
-                        last_progress = time.monotonic()
-                if problem:
-                    break
-        if problem:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        os.waitpid(pid, 0)
-        if not problem and not any(m.get("finished") for m in messages):
-            problem = "crashed"
-        return messages, problem
-
-
-_WARM = False
-
-
-def _warm_up() -> None:
-    """Import, once, what exercise notebooks import, so that every forked child starts with it."""
-    global _WARM
-    if not _WARM:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot  # noqa: F401
-
-        _WARM = True
+                kind, body = sandbox.receive(deadline)
+                if kind == "W" and isinstance(body, dict) and "exit" in body:
+                    return
+        except (TimeoutError, WorkerGone):
+            sandbox.restart()
 
 
 def grade_notebook(path: str | os.PathLike, seed: int | None = None, student: str | None = None,
-                   limits: Limits = Limits()) -> SubmissionResult:
-    """Grade the notebook at ``path``; raises ``GradingError`` if it cannot be graded at all."""
+                   limits: Limits = Limits(), sandbox: Sandbox | None = None) -> SubmissionResult:
+    """Grade the notebook at ``path``; raises ``GradingError`` if it cannot be graded at all.
+
+    ``sandbox`` is a started worker to use (a batch keeps one per job slot); without it, one is
+    started for this notebook and closed after it.
+    """
     p = Path(path)
-    try:
-        nb = load_notebook_json(p)
-    except NotebookError as exc:
-        raise GradingError(str(exc)) from None
+    nb, _ = read_submission(p)
     exercise = exercise_of(nb, p)
-    _warm_up()
+    cells = code_cells(nb)
+    if sandbox is None:
+        try:
+            with Sandbox(warm=False) as own:
+                return _grade(p, nb, exercise, cells, seed, student, limits, own)
+        except SandboxError as exc:
+            raise GradingError(f"the sandbox failed: {exc}") from None
+    return _grade(p, nb, exercise, cells, seed, student, limits, sandbox)
+
+
+def _grade(p: Path, nb: Mapping[str, Any], exercise: Exercise, cells: list[str], seed: int | None,
+           student: str | None, limits: Limits, sandbox: Sandbox) -> SubmissionResult:
     seed = secrets.randbits(31) if seed is None else int(seed)
     cases = {q.id: q.draw_cases(seed + i) for i, q in enumerate(exercise.questions)}
-    cells = code_cells(nb)
+    submission = _Submission(exercise, cells, cases, limits)
     skip: set[int] = set()
     reports: dict[str, Any] = {}
     cell_errors: list[str] = []
+    notes: list[str] = []
+    stopped: str | None = None
     for _ in range(len(cells) + len(exercise.questions) + 1):
-        messages, problem = _run_child(cells, skip, exercise, cases, set(reports), limits)
-        current: tuple[str, Any] | None = None
-        for m in messages:
-            if "cell" in m:
-                current = ("cell", m["cell"])
-            elif "cell_error" in m:
-                if m["error"] not in cell_errors:
-                    cell_errors.append(m["error"])
-            elif "question" in m:
-                current = ("question", m["question"])
-            elif "report" in m:
-                reports[m["report"]] = m["data"]
-                current = None
-        if not problem:
+        pending = [q for q in exercise.questions if q.id not in reports]
+        try:
+            run = submission.run(sandbox, skip, pending)
+        except WorkerGone:
+            sandbox.restart()
+            run = _Run(problem="crashed")
+        for error in run.cell_errors:
+            if error not in cell_errors:
+                cell_errors.append(error)
+        reports.update(run.reports)
+        if run.problem is None:
             break
-        if current is None:
+        if run.problem in ("budget", "flood"):
+            stopped = run.problem
             break
-        kind, which = current
+        if run.problem == "protocol":
+            notes.append(f"the submission sent the grader a malformed message ({run.detail})")
+        if run.current is None:
+            unreported = [q.id for q in pending if q.id not in reports]
+            if not run.reports or not unreported:
+                break  # it ended before its first step, or after its last: nothing to charge and retry
+            run.current = ("question", unreported[0])  # it ended between two questions: charge the next
+        kind, which = run.current
         if kind == "cell":
             skip.add(int(which))
-            verb = "ran too long" if problem == "timeout" else "ended the process"
+            verb = {"timeout": "ran too long", "protocol": "broke the grader's protocol"}.get(run.problem,
+                                                                                         "ended the process")
             cell_errors.append(f"cell {int(which) + 1} {verb} and was skipped")
         else:
-            reports[which] = {problem: True}
+            reports[which] = {"timeout": True} if run.problem == "timeout" else {run.problem: True}
     results = []
     for i, question in enumerate(exercise.questions):
         report = reports.get(question.id)
         qseed = seed + i
-        if report is None or report.get("crashed"):
+        if report is None and stopped == "budget":
+            results.append(failure(question, TIMEOUT, f"grading this notebook ran out of its "
+                                   f"{limits.budget(len(cells), exercise):g} s budget before this question", qseed))
+        elif report is None and stopped == "flood":
+            results.append(failure(question, CRASHED, f"the notebook sent the grader more than "
+                                   f"{limits.output_bytes:,} bytes or {limits.messages:,} messages", qseed))
+        elif report is None or report.get("crashed"):
             results.append(failure(question, CRASHED, "the answer ended the grading process "
                                    "(os._exit, a crash or running out of memory)", qseed))
+        elif report.get("protocol"):
+            results.append(failure(question, CRASHED, "the answer broke the grader's protocol", qseed))
         elif report.get("timeout"):
             results.append(failure(question, TIMEOUT, f"the tests did not finish within "
                                    f"{limits.for_question(question):g} s (an endless loop?)", qseed))
         else:
-            results.append(judge(question, cases[question.id], from_plain(report), qseed))
+            results.append(judge(question, cases[question.id], report, qseed))
     name = student if student is not None else p.resolve().parent.name
-    return SubmissionResult(exercise.number, name, seed, results, cell_errors)
+    flags = notebook_flags(cells) + notes
+    return SubmissionResult(exercise.number, clean_text(name, 200), seed, results, cell_errors, flags,
+                            sandbox.isolation)
+
+
+def result_json(result: SubmissionResult) -> str:
+    return json.dumps(result.as_dict())

@@ -186,12 +186,12 @@ class Sandbox:
         ours, theirs = socket.socketpair()
         self.stderr = open(folder / "stderr", "w+b")
         env = {k: os.environ[k] for k in PASSED_ON if k in os.environ}
-        env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg",
-                   BACKPROP_CHANNEL=str(theirs.fileno()))
+        env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg")
+        channel = {"BACKPROP_CHANNEL": str(theirs.fileno())}
         python = os.path.realpath(sys.executable)
         if self.isolation == NAMESPACES:
             command = _bwrap_command(library, python, self.scratch_bytes)
-            for name, value in env.items():
+            for name, value in {**env, **channel}.items():
                 command[-1:-1] = ["--setenv", name, value]
             command += ["-I", "-S", "-B", "-c", BOOT]
             front, scratch, sweep = ["/sandbox/lib"], "/tmp", True
@@ -206,7 +206,7 @@ class Sandbox:
             env.update(HOME=scratch, MPLCONFIGDIR=str(scratch_dir / ".matplotlib"), TMPDIR=scratch,
                        PATH=os.environ.get("PATH", "/usr/bin:/bin"))
             cwd = scratch
-            run_env = env
+            run_env = {**env, **channel}
         try:
             self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                             stderr=self.stderr, pass_fds=(theirs.fileno(),), env=run_env, cwd=cwd,

@@ -2,8 +2,9 @@
 
 This module runs inside the sandbox, in a freshly executed interpreter that imports numpy, the
 library and the probes once. It never sees a seed, a reference answer, a known mistake, a path or
-a file of the grader: over its one channel (file descriptor 3) it receives a job, the notebook's
-code cells and the inputs of the cases to run, and it sends back what happened, as plain data.
+a file of the grader: over its one channel (a socket, its number in BACKPROP_CHANNEL at the start)
+it receives a job, the notebook's code cells and the inputs of the cases to run, and it sends back
+what happened, as plain data.
 
 For each job the worker forks a child. Where the kernel allows it the child enters namespaces of
 its own (user, PID, mount, IPC): it is process 1 of its PID namespace, so every process the
@@ -36,7 +37,6 @@ import time
 import types
 from typing import Any
 
-CHANNEL = 3
 MAX_FRAME = 16 * 1024**2
 HEADER = struct.Struct(">I")
 
@@ -422,17 +422,18 @@ def main(config: dict[str, Any]) -> None:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot  # noqa: F401
-    Worker(CHANNEL, config).serve()
+    Worker(config["channel"], config).serve()
 
 
 # The line the sandbox's interpreter runs (``python -I -S -B -c BOOT``): no path on the command line;
 # the first frame on the channel says where the library and site-packages are.
 BOOT = (
     "import json,os,struct,sys\n"
+    "f=int(os.environ.pop('BACKPROP_CHANNEL'))\n"
     "def r(n):\n"
     " b=b''\n"
     " while len(b)<n:\n"
-    "  c=os.read(3,n-len(b))\n"
+    "  c=os.read(f,n-len(b))\n"
     "  if not c: raise SystemExit(0)\n"
     "  b+=c\n"
     " return b\n"
@@ -441,6 +442,7 @@ BOOT = (
     "sys.path[:0]=c['front']\n"
     "sys.path.extend(c['back'])\n"
     "os.environ.update(c['env'])\n"
+    "c['channel']=f\n"
     "import backprop_lib.grading.worker as w\n"
     "w.main(c)\n"
 )
