@@ -38,7 +38,7 @@ def _grade(args: argparse.Namespace) -> int:
     from .grading.commands import grade_command
 
     return grade_command(args.submissions, args.json, args.gradebook, args.jobs, args.student, args.feedback,
-                         args.seed)
+                         args.seed, args.roster, args.require_isolation)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -83,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--student", help="the student's id (default: the folder holding the notebook)")
     g.add_argument("--feedback", metavar="DIR", help="write a readable feedback file per submission here")
     g.add_argument("--seed", type=int, help="draw the test inputs from this seed (default: a fresh one)")
+    g.add_argument("--roster", metavar="CSV",
+                   help="map submission folders to student ids (a header row with at least: folder,id)")
+    g.add_argument("--require-isolation", action="store_true",
+                   help="refuse to grade unless student code can be isolated with namespaces (bubblewrap)")
     g.set_defaults(run=_grade)
     e = commands.add_parser("export", help="export a gradebook")
     e.add_argument("gradebook", metavar="DB")

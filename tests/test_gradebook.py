@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from backprop_lib.grading import gradebook
+from backprop_lib.grading.sandbox import isolation_level
 from notebook_text import find_notebook
 
 
@@ -79,32 +80,43 @@ def test_export_writes_one_row_per_student_and_exercise_with_a_column_per_questi
     assert missing.returncode == 1 and "no such gradebook" in missing.stderr
 
 
-def processes_naming(text: str) -> list[int]:
-    """Live processes whose command line contains ``text`` (forked children inherit it)."""
-    found = []
+def _live(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "zombie" not in next((line for line in status.splitlines() if line.startswith("State:")), "")
+
+
+def descendants(root: int) -> list[int]:
+    """The live processes below ``root``: the grader's sandboxes and everything they started."""
+    parents: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                cmdline = (entry / "cmdline").read_bytes()
-                state = next(line for line in (entry / "status").read_text().splitlines() if line.startswith("State:"))
-            except (OSError, StopIteration):
+                stat = (entry / "stat").read_text()
+            except OSError:
                 continue
-            if text.encode() in cmdline and "zombie" not in state:
-                found.append(int(entry.name))
-    return found
+            parents.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return [pid for pid in found if _live(pid)]
 
 
-def assert_all_gone(text: str, seconds: float = 10.0) -> None:
+def assert_all_gone(pids: list[int], seconds: float = 10.0) -> None:
     deadline = time.monotonic() + seconds
-    while processes_naming(text) and time.monotonic() < deadline:
+    while any(_live(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
-    left = processes_naming(text)
+    left = [pid for pid in pids if _live(pid)]
     for pid in left:  # do not leave them behind for the rest of the suite
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    assert not left, f"{len(left)} grading processes outlived their batch"
+    assert not left, f"{len(left)} grading processes outlived their grader"
 
 
 def test_a_batch_killed_with_sigkill_resumes_with_nothing_lost_or_duplicated(tmp_path):
@@ -121,9 +133,11 @@ def test_a_batch_killed_with_sigkill_resumes_with_nothing_lost_or_duplicated(tmp
             except sqlite3.OperationalError:
                 pass
         time.sleep(0.05)
+    below = descendants(proc.pid)
+    assert below, "the batch runs no sandbox"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert_all_gone(str(tmp_path))  # its pool workers and their confined children die with it
+    assert_all_gone(below)  # its sandboxes, their workers and the submission's processes die with it
     before = len(rows(db))
     assert 2 <= before < 16
     done = cli("grade", *paths, "--gradebook", str(db))
@@ -131,19 +145,6 @@ def test_a_batch_killed_with_sigkill_resumes_with_nothing_lost_or_duplicated(tmp
     assert [r[0] for r in rows(db)] == [f"student{i:02d}" for i in range(16)]
     with sqlite3.connect(db) as con:
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-
-
-def session_leaders(pids: list[int]) -> list[int]:
-    """Those of ``pids`` that lead their own session: the grader's confined children call setsid()."""
-    leaders = []
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == pid:  # after the state: ppid, pgrp, session
-            leaders.append(pid)
-    return leaders
 
 
 @pytest.mark.parametrize("into_gradebook", [False, True], ids=["one-notebook", "batch"])
@@ -157,13 +158,15 @@ def test_killing_the_grader_stops_a_student_cell_that_sleeps_forever(tmp_path, i
     proc = subprocess.Popen([sys.executable, "-m", "backprop_lib", "grade", path, *extra],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while not session_leaders(processes_naming(str(tmp_path))):
-        assert time.monotonic() < deadline, "the grader never started its confined child"
+    # bubblewrap, the worker, the child and process 1 of its namespace (no bubblewrap: one fewer)
+    while len(descendants(proc.pid)) < (4 if isolation_level()[0] == "namespaces" else 3):
+        assert time.monotonic() < deadline, "the grader never started the submission's child"
         time.sleep(0.05)
     time.sleep(0.5)  # the child is now in the cell that sleeps
+    below = descendants(proc.pid)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert_all_gone(str(tmp_path))
+    assert_all_gone(below)
 
 
 def _open_gradebook(path: str, barrier, failures) -> None:

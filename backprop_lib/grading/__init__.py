@@ -31,9 +31,11 @@ class SkippedCheck:
     """What ``check`` returns inside the sandbox."""
 
     passed = False
+    result = None
+    message = "skipped: the autograder runs every question itself"
 
     def __repr__(self) -> str:
-        return "[skipped] check: the autograder runs every question itself"
+        return f"[skipped] check: {self.message[9:]}"
 
 
 def check(question_id: str, namespace: Any = None) -> Any:

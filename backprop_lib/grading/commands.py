@@ -1,28 +1,22 @@
 """The ``grade`` and ``export`` commands: one submission or a whole class into a gradebook."""
 from __future__ import annotations
 
+import csv
+import hashlib
 import json
-import os
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..course.notebooks import NotebookError, load_notebook_json
 from . import gradebook
-from .runner import GradingError, die_with_parent, exercise_of, grade_notebook
+from .protocol import clean_text
+from .runner import GradingError, exercise_of, grade_notebook, read_submission
+from .sandbox import NAMESPACES, Sandbox, SandboxError, isolation_level
 
-
-def _student(path: Path, given: str | None) -> str:
-    return given if given is not None else path.resolve().parent.name
-
-
-def _grade_one(path: str, student: str | None, seed: int | None) -> dict[str, Any]:
-    """Runs in a worker process; bad files come back as ``{"error": ...}``, never as a traceback."""
-    try:
-        return grade_notebook(path, seed=seed, student=student).as_dict()
-    except GradingError as exc:
-        return {"error": str(exc)}
+ROSTER_COLUMNS = ("folder", "id")
 
 
 def table(result: dict[str, Any]) -> str:
@@ -34,12 +28,20 @@ def table(result: dict[str, Any]) -> str:
         lines.append(f"{q['id']:<{width}}  {q['score']:>5g}  {q['max_score']:>3}  {q['feedback']}")
     for error in result.get("cell_errors", []):
         lines.append(f"note: {error}")
+    for flag in result.get("flags", []):
+        lines.append(f"note for the instructor: {flag}")
     return "\n".join(lines)
+
+
+def _safe_name(text: str) -> str:
+    name = "".join(c if c.isalnum() or c in "-_.@+" else "_" for c in text).lstrip(".")
+    return name[:100] or "_"
 
 
 def _write_feedback(folder: Path, result: dict[str, Any]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{result['student']}_{result['exercise']}.txt").write_text(table(result) + "\n", encoding="utf-8")
+    path = folder / f"{_safe_name(result['student'])}_{_safe_name(result['exercise'])}.txt"
+    path.write_text(table(result) + "\n", encoding="utf-8", errors="replace")
 
 
 class _Progress:
@@ -56,68 +58,212 @@ class _Progress:
             print(file=sys.stderr)
 
 
+def _error(message: str) -> None:
+    print(f"error: {clean_text(message, 2000)}", file=sys.stderr)
+
+
+class RosterError(Exception):
+    """A roster that cannot be used; one line for the user."""
+
+
+def load_roster(path: str) -> dict[str, str]:
+    """``folder -> student id`` from a CSV whose header has at least ``folder`` and ``id``."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.DictReader(f))
+            header = rows and list(rows[0]) or []
+    except FileNotFoundError:
+        raise RosterError(f"{path}: no such roster") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise RosterError(f"{path}: not a readable CSV roster ({exc})") from None
+    missing = [c for c in ROSTER_COLUMNS if c not in header]
+    if not rows or missing:
+        raise RosterError(f"{path}: a roster needs a header row with the columns folder and id"
+                          + (f" (missing: {', '.join(missing)})" if rows else " and one row per student"))
+    roster: dict[str, str] = {}
+    for line, row in enumerate(rows, start=2):
+        folder, student = (row.get("folder") or "").strip(), (row.get("id") or "").strip()
+        if not folder or not student:
+            raise RosterError(f"{path}, line {line}: an empty folder or id")
+        if folder in roster and roster[folder] != student:
+            raise RosterError(f"{path}, line {line}: folder {folder!r} is listed twice")
+        roster[folder] = student
+    return roster
+
+
+def _isolation_or_refuse(require: bool) -> bool:
+    level, reason = isolation_level()
+    if level == NAMESPACES:
+        return True
+    if require:
+        _error(f"--require-isolation: cannot isolate student code with namespaces here: {reason}; nothing graded")
+        return False
+    print(f"warning: grading with process isolation only ({reason}); student code can read what this user can",
+          file=sys.stderr)
+    return True
+
+
 def grade_command(paths: list[str], as_json: bool, gradebook_path: str | None, jobs: int,
-                  student: str | None, feedback: str | None, seed: int | None) -> int:
+                  student: str | None, feedback: str | None, seed: int | None,
+                  roster_path: str | None = None, require_isolation: bool = False) -> int:
+    roster = None
+    if roster_path:
+        try:
+            roster = load_roster(roster_path)
+        except RosterError as exc:
+            _error(str(exc))
+            return 2
+    if not _isolation_or_refuse(require_isolation):
+        return 2
     if gradebook_path is None:
-        results = []
-        for path in paths:
-            result = _grade_one(path, student, seed)
-            if "error" in result:
-                print(f"error: {result['error']}", file=sys.stderr)
-                return 1
-            results.append(result)
-        for result in results:
-            if feedback:
-                _write_feedback(Path(feedback), result)
-        if as_json:
-            print(json.dumps(results[0] if len(results) == 1 else results, indent=2))
-        else:
-            print("\n\n".join(table(r) for r in results))
-        return 0
-    return _batch(paths, gradebook_path, jobs, student, feedback, seed, as_json)
+        return _one_by_one(paths, as_json, student, feedback, seed, roster)
+    return _batch(paths, gradebook_path, jobs, student, feedback, seed, as_json, roster)
+
+
+def _student(path: Path, given: str | None, roster: dict[str, str] | None) -> str:
+    if given is not None:
+        return given
+    folder = path.resolve().parent.name
+    if roster is None:
+        return folder
+    if folder not in roster:
+        raise GradingError(f"{clean_text(str(path), 300)}: its folder {clean_text(folder, 100)!r} is not in the roster")
+    return roster[folder]
+
+
+def _one_by_one(paths: list[str], as_json: bool, student: str | None, feedback: str | None, seed: int | None,
+                roster: dict[str, str] | None) -> int:
+    results = []
+    try:
+        with Sandbox(warm=len(paths) > 1) as sandbox:
+            for raw in paths:
+                try:
+                    name = _student(Path(raw), student, roster)
+                    results.append(grade_notebook(raw, seed=seed, student=name, sandbox=sandbox).as_dict())
+                except GradingError as exc:
+                    _error(str(exc))
+                    return 1
+    except SandboxError as exc:
+        _error(f"the sandbox failed: {exc}")
+        return 1
+    for result in results:
+        if feedback:
+            _write_feedback(Path(feedback), result)
+    if as_json:
+        print(json.dumps(results[0] if len(results) == 1 else results, indent=2))
+    else:
+        print("\n\n".join(table(r) for r in results))
+    return 0
+
+
+@dataclass
+class _Entry:
+    raw: str
+    key: str  # the resolved path, as the gradebook keys errors
+    sha: str
+    student: str = ""
+    exercise: str = ""
+
+
+class _Sandboxes:
+    """One warm sandbox per grading thread, closed together at the end."""
+
+    def __init__(self) -> None:
+        self.local = threading.local()
+        self.all: list[Sandbox] = []
+        self.lock = threading.Lock()
+
+    def get(self) -> Sandbox:
+        sandbox = getattr(self.local, "sandbox", None)
+        if sandbox is None:
+            sandbox = Sandbox(warm=True)
+            with self.lock:
+                self.all.append(sandbox)
+            sandbox.start()
+            self.local.sandbox = sandbox
+        return sandbox
+
+    def close(self) -> None:
+        for sandbox in self.all:
+            sandbox.close()
+
+
+def _grade_entry(sandboxes: _Sandboxes, entry: _Entry, seed: int | None) -> dict[str, Any]:
+    """Runs in a grading thread; any failure is returned as ``{"error": ...}`` naming the file."""
+    try:
+        return grade_notebook(entry.raw, seed=seed, student=entry.student, sandbox=sandboxes.get()).as_dict()
+    except GradingError as exc:
+        return {"error": str(exc)}
+    except SandboxError as exc:
+        return {"error": f"{clean_text(entry.raw, 300)}: grader error: the sandbox failed: {exc}"}
+    except Exception as exc:  # a defect of the grader on this file: recorded, and the batch goes on
+        return {"error": f"{clean_text(entry.raw, 300)}: grader error: {type(exc).__name__}: {clean_text(exc, 300)}"}
 
 
 def _batch(paths: list[str], db_path: str, jobs: int, student: str | None, feedback: str | None,
-           seed: int | None, as_json: bool) -> int:
+           seed: int | None, as_json: bool, roster: dict[str, str] | None) -> int:
     graded, skipped, errors = 0, 0, 0
-    todo: list[tuple[str, str]] = []
+    entries: list[_Entry] = []
     with gradebook.connect(db_path) as db:
-        for raw in paths:
+
+        def refuse(entry: _Entry, message: str) -> None:
+            nonlocal errors
+            errors += 1
+            _error(message)
+            if not gradebook.error_recorded(db, entry.key, entry.sha):
+                gradebook.record_error(db, entry.key, entry.sha, clean_text(message, 2000))
+
+        for raw in dict.fromkeys(paths):
             path = Path(raw)
-            key = str(path.resolve())
+            entry = _Entry(raw, clean_text(str(path.resolve()), 1000), "")
             try:
-                sha = gradebook.content_hash(path)
-            except OSError:
-                sha = ""
-            try:
-                exercise = exercise_of(load_notebook_json(path), path).number
-            except (NotebookError, GradingError) as exc:
-                errors += 1
-                print(f"error: {exc}", file=sys.stderr)
-                if not gradebook.error_recorded(db, key, sha):
-                    gradebook.record_error(db, key, sha, str(exc))
+                nb, data = read_submission(path)
+                entry.sha = hashlib.sha256(data).hexdigest()
+                entry.exercise = exercise_of(nb, path).number
+                entry.student = clean_text(_student(path, student, roster), 200)
+            except GradingError as exc:
+                refuse(entry, str(exc))
                 continue
-            if gradebook.already_graded(db, _student(path, student), exercise, sha):
+            entries.append(entry)
+        owners: dict[tuple[str, str], list[_Entry]] = {}
+        for entry in entries:
+            owners.setdefault((entry.student, entry.exercise), []).append(entry)
+        todo = []
+        for (who, exercise), group in owners.items():
+            if len(group) > 1:
+                names = ", ".join(e.key for e in group)
+                for entry in group:
+                    refuse(entry, f"{entry.key}: {len(group)} submissions of exercise {exercise} for student "
+                                  f"{who} in one batch ({names}); none of them was graded: grade the one that counts")
+                continue
+            if gradebook.already_graded(db, who, exercise, group[0].sha):
                 skipped += 1
                 continue
-            todo.append((raw, sha))
+            todo.append(group[0])
         progress = _Progress(len(todo))
-        with ProcessPoolExecutor(max_workers=max(1, jobs), initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
-            futures = {pool.submit(_grade_one, raw, student, seed): (raw, sha) for raw, sha in todo}
-            for future in as_completed(futures):
-                raw, sha = futures[future]
-                result = future.result()
-                key = str(Path(raw).resolve())
-                if "error" in result:
-                    errors += 1
-                    gradebook.record_error(db, key, sha, result["error"])
-                else:
-                    gradebook.record(db, result, sha, key)
-                    graded += 1
-                    if feedback:
-                        _write_feedback(Path(feedback), result)
-                progress.step()
+        sandboxes = _Sandboxes()
+        late: list[str] = []  # said after the progress bar
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="grade") as pool:
+                futures = {pool.submit(_grade_entry, sandboxes, entry, seed): entry for entry in todo}
+                for future in as_completed(futures):
+                    entry = futures[future]
+                    result = future.result()
+                    if "error" in result:
+                        errors += 1
+                        late.append(result["error"])
+                        gradebook.record_error(db, entry.key, entry.sha, clean_text(result["error"], 2000))
+                    else:
+                        gradebook.record(db, result, entry.sha, entry.key)
+                        graded += 1
+                        if feedback:
+                            _write_feedback(Path(feedback), result)
+                    progress.step()
+        finally:
+            sandboxes.close()
         progress.close()
+        for message in late:
+            _error(message)
     summary = {"graded": graded, "skipped": skipped, "errors": errors}
     if as_json:
         print(json.dumps(summary))
@@ -130,7 +276,7 @@ def export_command(db_path: str, csv_path: str) -> int:
     try:
         rows = gradebook.export_csv(db_path, csv_path)
     except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _error(str(exc))
         return 1
     print(f"wrote {rows} rows to {csv_path}")
     return 0
