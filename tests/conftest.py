@@ -1,12 +1,28 @@
-"""The browser tests' fixtures (each browser module gets its own server and browser), and the order
-in which pytest-xdist hands out the suite's units of work.
+"""The browser tests' fixtures (each browser module gets its own server and browser), the sandbox
+tests' fixture, and the order in which pytest-xdist hands out the suite's units of work.
 
 The browser set-up lives in browser_support.py, imported only when a browser test asks for these
 fixtures, so that the rest of the suite neither needs nor waits for Playwright.
 """
 from __future__ import annotations
 
+import os
+
 import pytest
+
+
+@pytest.fixture(scope="session")
+def namespaces():
+    """For tests of the sandbox's namespaces: skip where bubblewrap cannot make them (fail instead
+    under BACKPROP_COURSE_REQUIRE_SANDBOX=1, as in CI)."""
+    from backprop_lib.grading.sandbox import isolation_level
+
+    level, reason = isolation_level()
+    if level != "namespaces":
+        message = f"needs bubblewrap's namespaces ({reason}); on Debian: apt-get install -y bubblewrap"
+        if os.environ.get("BACKPROP_COURSE_REQUIRE_SANDBOX") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .cgroups import Cap, descendants
 from .worker import BOOT, HEADER, MAX_FRAME
 
 NAMESPACES, PROCESS = "namespaces", "process"
@@ -167,9 +168,12 @@ def isolation_level() -> tuple[str, str | None]:
 class Sandbox:
     """One sandboxed worker: start it, give it jobs one at a time, read what it says."""
 
-    def __init__(self, warm: bool = True, scratch_bytes: int = 256 * 1024**2):
+    def __init__(self, warm: bool = True, scratch_bytes: int = 256 * 1024**2, processes: int = 64,
+                 memory_bytes: int = 3 * 1024**3):
         self.warm = warm
         self.scratch_bytes = scratch_bytes
+        self.processes, self.memory_bytes = processes, memory_bytes
+        self.cap: Cap | None = None
         self.isolation, _ = isolation_level()
         self.process: subprocess.Popen | None = None
         self.sock: socket.socket | None = None
@@ -224,6 +228,15 @@ class Sandbox:
         if kind != "W" or not isinstance(message, dict) or message.get("ready") is not True:
             raise SandboxError(f"the sandbox did not start: {self._stderr_tail()}")
         self.namespaces_per_job = message.get("namespaces") is True
+        # The worker has started nothing yet: whatever a job starts is born inside the cap.
+        self.cap = Cap(self.processes + 8, self.memory_bytes)
+        if self.cap.active and not self.cap.add(descendants(self.process.pid)):
+            self.cap.remove()
+
+    @property
+    def capped(self) -> bool:
+        """Whether processes and memory are capped for the sandbox as a whole (a control group)."""
+        return self.cap is not None and self.cap.active
 
     def close(self) -> None:
         if self.sock is not None:
@@ -237,6 +250,9 @@ class Sandbox:
                     self.process.kill()
             self.process.wait()
             self.process = None
+        if self.cap is not None:
+            self.cap.remove()
+            self.cap = None
         if self._folder is not None:
             self.stderr.close()
             self._folder.cleanup()
