@@ -115,11 +115,12 @@ def _own_namespaces(libc: Any) -> bool:
 
 
 def _private_mounts(libc: Any, scratch_bytes: int) -> None:
-    """A fresh tmpfs on /tmp and a /proc of this PID namespace, in this child's own mount namespace."""
+    """A fresh tmpfs on /tmp and /dev/shm and a /proc of this PID namespace, in this child's own mount namespace."""
     libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None)
     options = f"size={scratch_bytes},mode=1777".encode()
-    if libc.mount(b"tmpfs", b"/tmp", b"tmpfs", _MS_NOSUID | _MS_NODEV, options) != 0:
-        os._exit(72)
+    for folder in (b"/tmp", b"/dev/shm"):
+        if os.path.isdir(folder) and libc.mount(b"tmpfs", folder, b"tmpfs", _MS_NOSUID | _MS_NODEV, options) != 0:
+            os._exit(72)
     libc.mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None)  # refused: keep the old one
 
 
@@ -396,8 +397,8 @@ class Worker:
             if not self._children():
                 break
             time.sleep(0.001)
-        for entry in os.listdir(self.scratch):
-            path = os.path.join(self.scratch, entry)
+        folders = [self.scratch] + (["/dev/shm"] if self.sweep_all and os.path.isdir("/dev/shm") else [])
+        for path in (os.path.join(folder, entry) for folder in folders for entry in os.listdir(folder)):
             try:
                 if os.path.isdir(path) and not os.path.islink(path):
                     shutil.rmtree(path, ignore_errors=True)
