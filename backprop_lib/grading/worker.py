@@ -324,28 +324,40 @@ class Worker:
         """Pass the child's frames on until it ends; kill it when the grader says so."""
         frames = _Frames(self)
         data_open = True
-        while True:
-            ready, _, _ = select.select([self.channel] + ([data] if data_open else []), [], [], 0.05)
-            if self.channel in ready:
-                message = read_frame(self.channel)
-                if message is None:
-                    self._kill(target)
-                    os._exit(0)  # the grader is gone
-                if message[:1] == b"K":
-                    self._kill(target)
-            if data_open and data in ready:
-                chunk = os.read(data, 1 << 16)
-                data_open = bool(chunk) and frames.feed(chunk, target)
-            pid, raw = os.waitpid(child, os.WNOHANG)
-            if pid:
-                # The child wrote everything before it ended; what its leftovers write is not read.
-                os.set_blocking(data, False)
-                try:
-                    while data_open and (chunk := os.read(data, 1 << 16)):
-                        data_open = frames.feed(chunk, target)
-                except BlockingIOError:
-                    pass
-                return os.waitstatus_to_exitcode(raw)
+        try:
+            ended = os.pidfd_open(child)  # readable once the child has ended: no polling
+            timeout = None
+        except (AttributeError, OSError):
+            ended, timeout = None, 0.005
+        try:
+            while True:
+                watched = [self.channel] + ([data] if data_open else []) + ([ended] if ended is not None else [])
+                ready, _, _ = select.select(watched, [], [], timeout)
+                if self.channel in ready:
+                    message = read_frame(self.channel)
+                    if message is None:
+                        self._kill(target)
+                        os._exit(0)  # the grader is gone
+                    if message[:1] == b"K":
+                        self._kill(target)
+                if data_open and data in ready:
+                    chunk = os.read(data, 1 << 16)
+                    data_open = bool(chunk) and frames.feed(chunk, target)
+                if ended is not None and ended not in ready:
+                    continue
+                pid, raw = os.waitpid(child, os.WNOHANG)
+                if pid:
+                    # The child wrote everything before it ended; what its leftovers write later is not read.
+                    os.set_blocking(data, False)
+                    try:
+                        while data_open and (chunk := os.read(data, 1 << 16)):
+                            data_open = frames.feed(chunk, target)
+                    except BlockingIOError:
+                        pass
+                    return os.waitstatus_to_exitcode(raw)
+        finally:
+            if ended is not None:
+                os.close(ended)
 
     def _kill(self, target: int) -> None:
         """Kill the job: process 1 of its PID namespace (which takes the namespace with it) or its group."""
