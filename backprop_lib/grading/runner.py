@@ -192,6 +192,10 @@ class _Submission:
             except TimeoutError:
                 run.problem = "budget" if time.monotonic() >= self.deadline else "timeout"
                 break
+            except WorkerGone:  # killed from inside, or out of memory: charge the step under way
+                run.problem = "crashed"
+                sandbox.restart()
+                return run
             if kind == "W":
                 if isinstance(body, dict) and "exit" in body:
                     if not finished and run.problem is None:
@@ -279,7 +283,7 @@ def _grade(p: Path, nb: Mapping[str, Any], exercise: Exercise, cells: list[str],
         pending = [q for q in exercise.questions if q.id not in reports]
         try:
             run = submission.run(sandbox, skip, pending)
-        except WorkerGone:
+        except WorkerGone:  # gone before it took the job
             sandbox.restart()
             run = _Run(problem="crashed")
         for error in run.cell_errors:
