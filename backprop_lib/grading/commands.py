@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -13,7 +14,7 @@ from typing import Any
 
 from . import gradebook
 from .protocol import clean_text
-from .runner import GradingError, exercise_of, grade_notebook, read_submission
+from .runner import GradingError, exercise_of, grade_notebook, read_submission, student_folder
 from .sandbox import NAMESPACES, Sandbox, SandboxError, isolation_level
 
 ROSTER_COLUMNS = ("folder", "id")
@@ -45,16 +46,21 @@ def _write_feedback(folder: Path, result: dict[str, Any]) -> None:
 
 
 class _Progress:
+    """A bar on stderr, drawn only where stderr is a terminal (a log file gets no carriage returns)."""
+
     def __init__(self, total: int):
         self.total, self.done = total, 0
+        self.shown = total > 0 and sys.stderr.isatty()
 
     def step(self) -> None:
         self.done += 1
+        if not self.shown:
+            return
         filled = int(30 * self.done / max(self.total, 1))
         print(f"\r[{'#' * filled}{' ' * (30 - filled)}] {self.done}/{self.total}", end="", file=sys.stderr, flush=True)
 
     def close(self) -> None:
-        if self.total:
+        if self.shown:
             print(file=sys.stderr)
 
 
@@ -123,7 +129,7 @@ def grade_command(paths: list[str], as_json: bool, gradebook_path: str | None, j
 def _student(path: Path, given: str | None, roster: dict[str, str] | None) -> str:
     if given is not None:
         return given
-    folder = path.resolve().parent.name
+    folder = student_folder(path)
     if roster is None:
         return folder
     if folder not in roster:
@@ -159,7 +165,7 @@ def _one_by_one(paths: list[str], as_json: bool, student: str | None, feedback: 
 @dataclass
 class _Entry:
     raw: str
-    key: str  # the resolved path, as the gradebook keys errors
+    key: str  # the absolute path (a link not followed), as the gradebook keys errors
     sha: str
     student: str = ""
     exercise: str = ""
@@ -213,9 +219,9 @@ def _batch(paths: list[str], db_path: str, jobs: int, student: str | None, feedb
             if not gradebook.error_recorded(db, entry.key, entry.sha):
                 gradebook.record_error(db, entry.key, entry.sha, clean_text(message, 2000))
 
-        for raw in dict.fromkeys(paths):
+        for raw in dict.fromkeys(os.path.abspath(p) for p in paths):  # one file named twice is one file
             path = Path(raw)
-            entry = _Entry(raw, clean_text(str(path.resolve()), 1000), "")
+            entry = _Entry(raw, clean_text(raw, 1000), "")
             try:
                 nb, data = read_submission(path)
                 entry.sha = hashlib.sha256(data).hexdigest()

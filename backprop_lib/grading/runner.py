@@ -93,6 +93,8 @@ def read_submission(path: str | os.PathLike, max_bytes: int = MAX_NOTEBOOK_BYTES
     name = clean_text(str(p), 300)
     try:
         regular_file(p)
+        if Path(os.path.abspath(p)).parent.is_symlink():
+            raise ValueError("is in a folder that is a symbolic link; only notebooks in real folders are graded")
         fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise GradingError(f"{name}: no such file") from None
@@ -113,6 +115,11 @@ def read_submission(path: str | os.PathLike, max_bytes: int = MAX_NOTEBOOK_BYTES
         return parse_notebook_json(data, name), data
     except NotebookError as exc:
         raise GradingError(str(exc)) from None
+
+
+def student_folder(path: str | os.PathLike) -> str:
+    """The name of the folder holding a submission, as given (a link is not followed)."""
+    return Path(os.path.abspath(path)).parent.name
 
 
 def exercise_of(nb: Mapping[str, Any], path: Path) -> Exercise:
@@ -277,7 +284,7 @@ def _grade(p: Path, nb: Mapping[str, Any], exercise: Exercise, cells: list[str],
     skip: set[int] = set()
     reports: dict[str, Any] = {}
     cell_errors: list[str] = []
-    notes: list[str] = []
+    notes: dict[str, None] = {}
     stopped: str | None = None
     for _ in range(len(cells) + len(exercise.questions) + 1):
         pending = [q for q in exercise.questions if q.id not in reports]
@@ -296,7 +303,7 @@ def _grade(p: Path, nb: Mapping[str, Any], exercise: Exercise, cells: list[str],
             stopped = run.problem
             break
         if run.problem == "protocol":
-            notes.append(f"the submission sent the grader a malformed message ({run.detail})")
+            notes[f"the submission sent the grader a malformed message ({run.detail})"] = None
         if run.current is None:
             unreported = [q.id for q in pending if q.id not in reports]
             if not run.reports or not unreported:
@@ -330,8 +337,8 @@ def _grade(p: Path, nb: Mapping[str, Any], exercise: Exercise, cells: list[str],
                                    f"{limits.for_question(question):g} s (an endless loop?)", qseed))
         else:
             results.append(judge(question, cases[question.id], report, qseed))
-    name = student if student is not None else p.resolve().parent.name
-    flags = notebook_flags(cells) + notes
+    name = student if student is not None else student_folder(p)
+    flags = notebook_flags(cells) + list(notes)
     return SubmissionResult(exercise.number, clean_text(name, 200), seed, results, cell_errors, flags,
                             sandbox.isolation)
 

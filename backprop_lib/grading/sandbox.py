@@ -123,9 +123,13 @@ def _bwrap_command(library: Path, python: str, scratch_bytes: int) -> list[str]:
     for folder in sorted(prefixes | set(_site_packages())):
         if not folder.startswith("/usr/"):
             command += ["--ro-bind", folder, folder]
+    # The root that bubblewrap builds is a tmpfs, and so is /dev: both are made read-only once
+    # built, so that /tmp and /dev/shm are the only writable places.
     command += ["--ro-bind", str(library), "/sandbox/lib",
                 "--proc", "/proc", "--dev", "/dev",
                 "--size", str(scratch_bytes), "--tmpfs", "/tmp",
+                "--size", str(scratch_bytes), "--tmpfs", "/dev/shm",
+                "--remount-ro", "/dev", "--remount-ro", "/",
                 "--chdir", "/tmp", python]
     return command
 

@@ -226,8 +226,8 @@ def _child(job: dict[str, Any], out: int, pid_pipe: int, scratch: str, libc: Any
             _private_mounts(libc, job["limits"]["scratch_bytes"])
             scratch = "/tmp/work"
         else:
-            os.setsid()
             os.write(pid_pipe, str(os.getpid()).encode())
+        os.setsid()  # its own session and process group: a signal to "my group" cannot reach the worker
         os.close(pid_pipe)
         _drop_privileges(libc if nested else None)
         _confine(job, scratch)
