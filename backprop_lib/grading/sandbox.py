@@ -192,7 +192,6 @@ class Sandbox:
         self._folder = tempfile.TemporaryDirectory(prefix="backprop-sandbox-")
         folder = Path(self._folder.name)
         ours, theirs = socket.socketpair()
-        self.stderr = open(folder / "stderr", "w+b")
         env = {k: os.environ[k] for k in PASSED_ON if k in os.environ}
         env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg")
         channel = {"BACKPROP_CHANNEL": str(theirs.fileno())}
@@ -217,8 +216,8 @@ class Sandbox:
             run_env = {**env, **channel}
         try:
             self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                            stderr=self.stderr, pass_fds=(theirs.fileno(),), env=run_env, cwd=cwd,
-                                            start_new_session=True)
+                                            stderr=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), env=run_env,
+                                            cwd=cwd, start_new_session=True)
         except OSError as exc:
             raise SandboxError(f"cannot start the sandbox: {exc}") from None
         finally:
@@ -228,9 +227,15 @@ class Sandbox:
                   "warm": self.warm}
         self._send(json.dumps(config).encode())
         deadline = time.monotonic() + START_SECONDS
-        kind, message = self.receive(deadline)
+        try:
+            kind, message = self.receive(deadline)
+        except TimeoutError:
+            raise SandboxError(f"the sandbox did not start within {START_SECONDS:g} s") from None
+        except WorkerGone:
+            raise SandboxError(f"the sandbox ended as it started (exit code {self.process.wait()})") from None
         if kind != "W" or not isinstance(message, dict) or message.get("ready") is not True:
-            raise SandboxError(f"the sandbox did not start: {self._stderr_tail()}")
+            failed = message.get("failed") if kind == "W" and isinstance(message, dict) else None
+            raise SandboxError(f"the sandbox did not start: {failed or 'it broke the protocol'}")
         self.namespaces_per_job = message.get("namespaces") is True
         # The worker has started nothing yet: whatever a job starts is born inside the cap.
         self.cap = Cap(self.processes + 8, self.memory_bytes)
@@ -258,7 +263,6 @@ class Sandbox:
             self.cap.remove()
             self.cap = None
         if self._folder is not None:
-            self.stderr.close()
             self._folder.cleanup()
             self._folder = None
 
@@ -272,15 +276,6 @@ class Sandbox:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-    def _stderr_tail(self) -> str:
-        try:
-            self.stderr.seek(0)
-            text = self.stderr.read()[-2000:].decode(errors="replace").strip()
-        except (OSError, ValueError):
-            text = ""
-        lines = [line for line in text.splitlines() if line.strip()]
-        return lines[-1] if lines else "no message"
 
     # talking
 
