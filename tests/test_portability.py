@@ -1,0 +1,205 @@
+"""The lessons and solutions print the same text whichever kernels OpenBLAS runs.
+
+OpenBLAS picks its kernels (SkylakeX, Haswell, Prescott, ...) from the processor when it starts, and
+two kernel families may round the last bits of a sum differently. A cell whose printed figures hang
+on those bits (a chaotic training run, a figure printed to more digits than it keeps) passes nbval
+on the machine that built the notebook and fails on the next one. Here nbval re-runs every lesson
+and solution in a subprocess with OpenBLAS forced (``OPENBLAS_CORETYPE``) to other kernel families
+than this machine's default, and every stored output must still match. Each test reports one
+notebook under one kernel family.
+
+One run per kernel family, all started together by the first test, each through the notebooks one
+at a time (about 25 s of one core per family), beside the rest of the suite. A Jupyter kernel takes
+TCP ports that were free a moment before; one that loses a port to a kernel starting at the same
+moment in another process dies before it runs a cell, and its notebook is run once more.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from notebook_text import ROOT
+
+# Haswell (AVX2) and Prescott (SSE3) kernels run on any x86-64 processor of the last ten years, and
+# differ from each other and from the AVX-512 kernels (SkylakeX) that recent processors pick.
+CORETYPES = ["Haswell", "Prescott"]
+NOTEBOOKS = [path.relative_to(ROOT).as_posix() for folder in ("lessons", "solutions")
+             for path in sorted((ROOT / folder).glob("[0-9][0-9]_*.ipynb"))]
+NBVAL = ["-m", "pytest", "-o", "addopts=", "-p", "no:cacheprovider", "-q", "--nbval", "--nbval-current-env",
+         "--nbval-sanitize-with", "tests/nbval_sanitize.cfg"]
+TIMEOUT = 900  # seconds for one run over all the notebooks; it takes about half a minute
+ANSI = re.compile(r"(\x1b|#x1B)\[[0-9;]*m")  # a colour code, raw or as the JUnit report escapes it
+KERNEL_DIED = re.compile(r"Kernel died before replying to kernel_info|Kernel didn't respond in \d+ seconds")
+
+# Runs in a subprocess: multiplies two matrices (so that kernels the processor cannot execute kill
+# it here, not in the middle of a notebook), then prints the name of the kernel family OpenBLAS
+# chose, or nothing when this OpenBLAS does not say.
+PROBE = r"""
+import ctypes, numpy as np
+a = np.arange(64.0 * 64).reshape(64, 64) / 4096
+assert abs((a @ a).sum() - a.sum(axis=0) @ a.sum(axis=1)) < 1e-6
+name = ""
+try:
+    with open("/proc/self/maps") as maps:
+        paths = sorted({line.split()[-1] for line in maps if "openblas" in line.lower()})
+    for path in paths:
+        lib = ctypes.CDLL(path)
+        for symbol in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename",
+                       "openblas_get_corename64_", "openblas_get_corename"):
+            if hasattr(lib, symbol):
+                get = getattr(lib, symbol)
+                get.restype = ctypes.c_char_p
+                name = get().decode()
+                break
+        if name:
+            break
+except (OSError, AttributeError, ValueError):
+    pass
+print(name)
+"""
+
+Verdicts = dict[str, list[tuple[str, str]]]  # notebook -> [(cell, its failure, "" if it passed)]
+
+
+def _blas() -> str:
+    """numpy's BLAS as its build configuration names it (lower case), e.g. "scipy-openblas ..."."""
+    try:
+        config = np.show_config(mode="dicts")  # numpy >= 1.26
+    except TypeError:
+        config = None
+    if config:
+        blas = config.get("Build Dependencies", {}).get("blas", {})
+        return f"{blas.get('name', '')} {blas.get('openblas configuration', '')}".strip().lower()
+    get_info = getattr(np.__config__, "get_info", lambda name: {})  # numpy < 1.26
+    return " ".join(str(get_info(name).get("libraries", []))
+                    for name in ("blas_opt_info", "blas_ilp64_opt_info", "openblas_info")).lower()
+
+
+def _environment(coretype: str | None) -> dict[str, str]:
+    """This process's environment with OpenBLAS forced to ``coretype`` (None: left to choose), and
+    without pytest's own variables (the inner run must not take itself for an xdist worker, nor
+    pick up extra options)."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith("PYTEST_") and key != "OPENBLAS_CORETYPE"}
+    if coretype is not None:
+        env["OPENBLAS_CORETYPE"] = coretype
+    return env
+
+
+def _kernels(coretype: str | None) -> tuple[bool, str]:
+    """Whether numpy runs with OpenBLAS forced to ``coretype`` (None: its own choice), and the name
+    of the kernel family OpenBLAS then reports ("" when it does not say), or why it does not run."""
+    probe = subprocess.run([sys.executable, "-c", PROBE], env=_environment(coretype), cwd=ROOT,
+                           capture_output=True, text=True, timeout=120)
+    if probe.returncode != 0:
+        return False, (probe.stderr.strip().splitlines() or [f"exit status {probe.returncode}"])[-1]
+    return True, probe.stdout.strip()
+
+
+def _start(coretype: str, paths: list[str], report: Path) -> subprocess.Popen:
+    """nbval on ``paths`` with OpenBLAS forced to ``coretype``, under way: a JUnit report goes to
+    ``report``, the output beside it (a file, not a pipe that nobody reads while another run is awaited)."""
+    with open(report.with_suffix(".log"), "w") as log:
+        return subprocess.Popen([sys.executable, *NBVAL, f"--junitxml={report}", *paths], env=_environment(coretype),
+                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _finish(run: subprocess.Popen, report: Path) -> tuple[Verdicts, str]:
+    """Every cell that nbval ``run`` ran, by notebook, and its output, once it is done."""
+    try:
+        run.wait(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        run.kill()
+        run.wait()
+        return {}, f"nbval took over {TIMEOUT} s:\n{ANSI.sub('', report.with_suffix('.log').read_text())}"
+    verdicts: Verdicts = {}
+    if report.exists():
+        for case in ET.parse(report).iter("testcase"):
+            notebook = re.sub(r"^(lessons|solutions)\.", r"\1/", case.get("classname", ""))
+            problems = [ANSI.sub("", child.text or child.get("message", "")) for child in case
+                        if child.tag in ("failure", "error")]
+            verdicts.setdefault(notebook, []).append((case.get("name", "?"), "\n".join(problems)))
+    return verdicts, ANSI.sub("", report.with_suffix(".log").read_text())
+
+
+def _differences(failure: str) -> str:
+    """The lines of an nbval failure that name the cell and show what differs (the rest repeats the
+    cell's source)."""
+    lines = [line for line in failure.splitlines()
+             if re.match(r"\s*[-+] |Cell \d+: |\s*mismatch |\S*Error\b", line)]
+    return "\n".join(lines[:40]) or failure[-2000:]
+
+
+@pytest.fixture(scope="module")
+def verdicts(request, tmp_path_factory) -> Iterator[Callable[[str], tuple[Verdicts, str]]]:
+    """For a kernel family: nbval's verdicts on every cell of lessons/ and solutions/, and its output.
+    The runs of all the families this session tests start at once, with the first test; a test
+    whose family cannot or need not be tested here is skipped."""
+    blas = _blas()
+    if "openblas" not in blas:
+        pytest.skip(f"numpy's BLAS is not OpenBLAS ({blas or 'unknown'}): OPENBLAS_CORETYPE changes nothing")
+    wanted = [item.callspec.params["coretype"] for item in request.session.items  # notebook cells have no module
+              if getattr(item, "module", None) is request.module and hasattr(item, "callspec")]
+    folder = tmp_path_factory.mktemp("portability")
+    own_ok, own = _kernels(None)
+    runs: list[subprocess.Popen] = []
+    started: dict[str, subprocess.Popen | str] = {}
+    for coretype in dict.fromkeys(wanted):
+        ok, name = _kernels(coretype)
+        if not ok:
+            started[coretype] = f"numpy does not run with OPENBLAS_CORETYPE={coretype} on this processor: {name}"
+        elif own_ok and name and name == own:
+            started[coretype] = (f"OpenBLAS runs its {name} kernels here already, or ignores OPENBLAS_CORETYPE: "
+                                 f"the suite's own nbval run covers them")
+        else:
+            started[coretype] = _start(coretype, ["lessons", "solutions"], folder / f"{coretype}.xml")
+            runs.append(started[coretype])
+    done: dict[str, tuple[Verdicts, str]] = {}
+
+    def of(coretype: str) -> tuple[Verdicts, str]:
+        run = started[coretype]
+        if isinstance(run, str):
+            pytest.skip(run)
+        if coretype not in done:
+            cells, output = _finish(run, folder / f"{coretype}.xml")
+            died = [notebook for notebook, verdict in cells.items()
+                    if any(KERNEL_DIED.search(failure) for _, failure in verdict)]
+            if died:  # a port taken by another kernel at start-up, see the module's docstring
+                runs.append(_start(coretype, died, folder / f"{coretype}-again.xml"))
+                again, output_again = _finish(runs[-1], folder / f"{coretype}-again.xml")
+                cells.update(again)
+                output += f"\n\nrun again: {' '.join(died)}\n{output_again}"
+            done[coretype] = cells, output
+        return done[coretype]
+
+    yield of
+    for run in runs:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+@pytest.mark.parametrize("coretype", CORETYPES)
+def test_a_notebook_prints_the_same_under_other_openblas_kernels(verdicts, coretype, notebook):
+    cells, output = verdicts(coretype)
+    if not cells.get(notebook):
+        pytest.fail(f"nbval ran no cell of {notebook} with OPENBLAS_CORETYPE={coretype}:\n{output[-3000:]}",
+                    pytrace=False)
+    failed = [(cell, failure) for cell, failure in cells[notebook] if failure]
+    if failed:
+        pytest.fail(
+            f"with OPENBLAS_CORETYPE={coretype}, {notebook} fails nbval. If it passes without OPENBLAS_CORETYPE, "
+            f"its figures hang on the last bits of OpenBLAS's kernels: print what the lesson teaches (diverged "
+            f"or not, an order of magnitude, 'below 0.1') or choose settings whose result is stable, then "
+            f"rebuild (python -m backprop_lib build --only NN). Lines marked - are this run's, + the stored ones.\n"
+            + "\n".join(_differences(failure) if f"{cell}:" in failure else f"{cell}:\n{_differences(failure)}"
+                        for cell, failure in failed), pytrace=False)
