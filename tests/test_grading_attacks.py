@@ -561,6 +561,17 @@ def _below(root: int) -> set[tuple[int, str]]:
     return found
 
 
+def _peak_bytes(pid: int) -> int:
+    """The peak resident memory of a live process (its VmHWM), or 0."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 def _alive(pid: int, start: str) -> bool:
     info = _stat(pid)
     return info is not None and info[2] == start and info[0] not in ("Z", "X")
@@ -589,6 +600,7 @@ class Run:
     seconds: float
     seen: set[tuple[int, str]]  # every process seen below the grader while it ran
     marked: bool = False  # whether a process carrying the attack's marker was seen while it ran
+    peak_bytes: int = 0  # the grader's own peak resident memory (VmHWM), as last seen while it ran
 
     @property
     def out(self) -> str:
@@ -613,8 +625,10 @@ def run_grader(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout
                                 stdin=subprocess.DEVNULL, cwd=cwd, env=environment)
         seen: set[tuple[int, str]] = set()
         marked = False
+        peak = 0
         while proc.poll() is None:
             marked = marked or bool(marker and _carrying(marker))
+            peak = max(peak, _peak_bytes(proc.pid))
             if time.monotonic() - started > timeout:
                 proc.kill()
                 proc.wait()
@@ -624,7 +638,7 @@ def run_grader(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout
         seconds = time.monotonic() - started
         out.seek(0)
         err.seek(0)
-        return Run(proc.returncode, out.read(), err.read(), seconds, seen, marked)
+        return Run(proc.returncode, out.read(), err.read(), seconds, seen, marked, peak)
 
 
 def assert_nothing_left_running(run: Run, marker: str, seconds: float = 5.0) -> None:
@@ -1137,6 +1151,13 @@ HOLDERS = {
     "re-announces its question": ([CHANNEL], {"product_rule": "import time\ndef product_rule(f, df, g, dg, x):\n"
                                               "    while True:\n        say({'question': '01.product_rule'})\n"
                                               "        time.sleep(0.2)"}, "question"),
+    # a cell that blocks the alarm (rather than ignoring it) and then waits in C on a pipe nobody writes
+    "blocks the alarm and reads an empty pipe": ([GOOD["product_rule"] + "\nimport os, signal\n"
+                                                  "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})\n"
+                                                  "r, w = os.pipe()\nos.read(r, 1)\n"], {}, "cell"),
+    # an answer that loops in C without ever returning to the interpreter, where the alarm's handler runs
+    "answers from a C loop": ([], {"product_rule": "def product_rule(f, df, g, dg, x):\n"
+                                                   "    return sum(range(10 ** 15))"}, "question"),
 }
 
 
@@ -1204,3 +1225,850 @@ class TestHoldingOn:
         assert statuses(result)["product_rule"] != "passed"
         assert statuses(result)["numerical_derivative"] == "passed"
         record_property("forked", result["cell_errors"])
+
+
+# --- 11 to 16: a second pass ------------------------------------------------------------------------------
+
+
+def _ctypes_prelude() -> str:
+    return dedent('''
+        import ctypes, os
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+    ''')
+
+
+def net_probe(tcp: int, tcp6: int | None, udp: int, abstract: str, path: str) -> str:
+    """Connect to what the test listens on, on the grader's machine, and resolve public names."""
+    return source(r'''
+        import socket
+        reached = []
+        targets = [(socket.AF_INET, socket.SOCK_STREAM, ("127.0.0.1", $tcp)),
+                   (socket.AF_UNIX, socket.SOCK_STREAM, $abstract), (socket.AF_UNIX, socket.SOCK_STREAM, $path)]
+        if $tcp6:
+            targets.append((socket.AF_INET6, socket.SOCK_STREAM, ("::1", $tcp6)))
+        for family, kind, address in targets:
+            s = socket.socket(family, kind)
+            s.settimeout(2)
+            try:
+                s.connect(address)
+                s.sendall(b"hello from the sandbox")
+                reached.append(repr(address))
+            except OSError:
+                pass
+            finally:
+                s.close()
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            u.sendto(b"hello from the sandbox", ("127.0.0.1", $udp))
+        except OSError:
+            pass
+        for name in ("example.com", "pypi.org"):
+            try:
+                socket.getaddrinfo(name, 443)
+                reached.append(name)
+            except OSError:
+                pass
+        raise RuntimeError(f"reached {reached}")
+    ''', tcp=tcp, tcp6=tcp6, udp=udp, abstract=abstract, path=path)
+
+
+# Every process this cell can see but did not start: trace it, enter its namespaces, signal it
+# through a pidfd, read its memory; then the syscalls that need a capability.
+TRACER = _ctypes_prelude() + r'''
+gained = []
+me = int(os.readlink("/proc/self"))
+
+def parent(pid):
+    stat = open(f"/proc/{pid}/stat").read()
+    return int(stat[stat.rfind(")") + 2:].split()[1])
+
+others = []
+for entry in os.listdir("/proc"):
+    if entry.isdigit() and int(entry) != me:
+        try:
+            if parent(int(entry)) != me:
+                others.append(int(entry))
+        except OSError:
+            pass
+
+class IoVec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+for pid in others:
+    for request, name in ((16, "PTRACE_ATTACH"), (0x4206, "PTRACE_SEIZE")):
+        if libc.ptrace(request, pid, 0, 0) == 0:
+            gained.append(f"{name} {pid}")
+    try:
+        spaces = os.listdir(f"/proc/{pid}/ns")
+    except OSError:
+        spaces = ["user", "mnt", "pid", "net", "ipc", "uts", "cgroup"]
+    for ns in spaces:
+        try:
+            fd = os.open(f"/proc/{pid}/ns/{ns}", os.O_RDONLY)
+        except OSError:
+            continue
+        gained.append(f"opened {pid}/ns/{ns}")
+        if libc.setns(fd, 0) == 0:
+            gained.append(f"entered {pid}/ns/{ns}")
+    try:
+        fd = os.open(f"/proc/{pid}", os.O_RDONLY | os.O_DIRECTORY)
+        if libc.syscall(424, fd, 0, None, 0) == 0:  # pidfd_send_signal(fd, 0): could signal it
+            gained.append(f"pidfd_send_signal {pid}")
+    except OSError:
+        pass
+    buffer = ctypes.create_string_buffer(16)
+    local, remote = IoVec(ctypes.cast(buffer, ctypes.c_void_p), 16), IoVec(0x400000, 16)
+    if libc.process_vm_readv(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0) > 0:
+        gained.append(f"process_vm_readv {pid}")
+for what, call in (("mounted a tmpfs", lambda: libc.mount(b"tmpfs", b"/tmp", b"tmpfs", 0, None)),
+                   ("remounted / read-write", lambda: libc.mount(None, b"/", None, 32, None)),
+                   ("unmounted /tmp", lambda: libc.umount2(b"/tmp", 2)),
+                   ("set the hostname", lambda: libc.sethostname(b"pwned", 5)),
+                   ("chrooted", lambda: libc.chroot(b"/tmp"))):
+    if call() == 0:
+        gained.append(what)
+raise RuntimeError(f"saw {len(others)} processes, gained {gained}")
+'''
+
+# A setting of the whole machine written with the value it has (a write that changes nothing, so that
+# the test harms no machine), and the most dangerous one opened for writing but not written: a pipe in
+# kernel.core_pattern runs a program as root, outside every namespace, when any process dumps core.
+SYSCTL = r'''
+import os
+wrote, opened = [], []
+path = "/proc/sys/fs/lease-break-time"
+try:
+    value = open(path).read()
+    with open(path, "w") as f:
+        f.write(value)
+    wrote.append(path)
+except OSError:
+    pass
+for path in ("/proc/sys/kernel/core_pattern", "/proc/sysrq-trigger"):
+    try:
+        os.close(os.open(path, os.O_WRONLY))
+        opened.append(path)
+    except OSError:
+        pass
+writable = sum(os.access(os.path.join(folder, name), os.W_OK)
+               for folder, _, names in os.walk("/proc/sys") for name in names)
+raise RuntimeError(f"wrote {wrote}, could write {opened}, {writable} settings writable")
+'''
+
+SCRATCH_FILL = r'''
+import os
+
+def fill(folder):
+    total, block = 0, b"x" * (1 << 20)
+    for i in range(64):  # at most 960 MiB, in files under the 16 MiB file-size limit
+        fd = os.open(os.path.join(folder, f"fill{i}"), os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            for _ in range(15):
+                total += os.write(fd, block)
+        except OSError:
+            return total
+        finally:
+            os.close(fd)
+    return total
+
+took = {folder: fill(folder) >> 20 for folder in ("/tmp", "/dev/shm")}
+raise RuntimeError(f"scratch MiB {took}")
+'''
+
+# A tmpfs of its own, mounted in a nested user and mount namespace, which the scratch cap does not cover.
+NESTED_FILL = _ctypes_prelude() + r'''
+uid, gid = os.getuid(), os.getgid()
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    written = 0
+    try:
+        if libc.unshare(0x10000000 | 0x00020000) == 0:  # CLONE_NEWUSER | CLONE_NEWNS
+            for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+                with open(f"/proc/self/{name}", "w") as f:
+                    f.write(text)
+            if libc.mount(b"tmpfs", b"/sandbox", b"tmpfs", 0, b"size=1g") == 0:
+                block = b"x" * (1 << 20)
+                for i in range(14):  # 210 MiB, more than the scratch space holds
+                    with open(f"/sandbox/fill{i}", "wb", buffering=0) as f:
+                        for _ in range(15):
+                            written += f.write(block)
+    except OSError:
+        pass
+    os.write(w, str(written).encode())
+    os._exit(0)
+os.close(w)
+os.waitpid(pid, 0)
+written = int(os.read(r, 64) or b"0")
+raise RuntimeError(f"wrote {written >> 20} MiB outside the capped scratch space")
+'''
+
+
+def key_writer(marker: str) -> str:
+    """A key carrying ``marker`` in every kernel keyring the submission can name, readable by anyone."""
+    return _ctypes_prelude() + source(r'''
+        MARK = $marker
+        rings = [-1, -2, -3, -4, -5]  # its thread, process, session, user and user-session keyrings
+        for line in open("/proc/keys"):
+            fields = line.split()
+            if len(fields) > 8 and fields[7] == "keyring":
+                rings.append(int(fields[0], 16))  # and every other keyring it can see
+        placed = 0
+        for ring in rings:
+            name = f"{MARK} in {ring}".encode()
+            key = libc.syscall(248, b"user", name, MARK.encode(), len(MARK), ctypes.c_long(ring))  # add_key
+            if key > 0:
+                libc.syscall(250, 5, ctypes.c_long(key), ctypes.c_uint(0x3F3F3F3F))  # KEYCTL_SETPERM: all for all
+                placed += 1
+        raise RuntimeError(f"placed {placed} keys")
+    ''', marker=marker)
+
+
+def key_reader(marker: str) -> str:
+    return source(r'''
+        found = [line.split(None, 8)[-1].strip() for line in open("/proc/keys") if $marker in line]
+        raise RuntimeError(f"keys left behind: {found}")
+    ''', marker=marker)
+
+
+def _ipc_names(marker: str) -> dict[str, object]:
+    return {"marker": marker, "key": int(marker[-7:], 16), "port": 40000 + int(marker[-4:], 16) % 20000}
+
+
+def ipc_writer(marker: str) -> str:
+    """SysV shared memory, a POSIX shared memory file and message queue, an abstract unix socket and a
+    TCP port in the sandbox's network namespace, all named after ``marker``; the sockets are held by
+    a daemon."""
+    return _ctypes_prelude() + source(r'''
+        import socket, time
+        MARK = $marker
+        libc.shmat.restype = ctypes.c_void_p
+        shmid = libc.shmget($key, 4096, 0o1666)  # IPC_CREAT | 0666
+        if shmid >= 0:
+            address = libc.shmat(shmid, None, 0)
+            if address not in (None, ctypes.c_void_p(-1).value):
+                ctypes.memmove(address, MARK.encode(), len(MARK))
+        with open(f"/dev/shm/{MARK}", "w") as f:
+            f.write(MARK)
+        try:
+            libc.mq_open((f"/{MARK}").encode(), 0o102, 0o666, None)  # O_CREAT | O_RDWR
+        except AttributeError:  # a C library without mq_open
+            pass
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                held = []
+                for family, address in ((socket.AF_UNIX, "\0" + MARK), (socket.AF_INET, ("127.0.0.1", $port))):
+                    try:
+                        s = socket.socket(family)
+                        s.bind(address)
+                        s.listen()
+                        held.append(s)
+                    except OSError:
+                        pass
+                time.sleep(60)
+            os._exit(0)
+        time.sleep(0.3)
+    ''', **_ipc_names(marker))
+
+
+def ipc_reader(marker: str) -> str:
+    return _ctypes_prelude() + source(r'''
+        import socket
+        MARK = $marker
+        found = []
+        if libc.shmget($key, 0, 0) >= 0 or any(line.split()[:1] == [str($key)] for line in open("/proc/sysvipc/shm")):
+            found.append("SysV shared memory")
+        if MARK in os.listdir("/dev/shm"):
+            found.append("/dev/shm")
+        try:
+            if libc.mq_open((f"/{MARK}").encode(), 0, 0, None) >= 0:
+                found.append("a message queue")
+        except AttributeError:
+            pass
+        for family, address in ((socket.AF_UNIX, "\0" + MARK), (socket.AF_INET, ("127.0.0.1", $port))):
+            s = socket.socket(family)
+            s.settimeout(1)
+            try:
+                s.connect(address)
+                found.append(repr(address))
+            except OSError:
+                pass
+        raise RuntimeError(f"ipc left behind: {found}")
+    ''', **_ipc_names(marker))
+
+
+def _host_keys(marker: str) -> list[str]:
+    try:
+        return [line.strip() for line in Path("/proc/keys").read_text().splitlines() if marker in line]
+    except OSError:
+        return []
+
+
+def _invalidate_keys(marker: str) -> None:
+    """Remove from the kernel the keys an attack left in this user's keyrings (KEYCTL_INVALIDATE)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    for line in _host_keys(marker):
+        libc.syscall(250, 21, ctypes.c_long(int(line.split()[0], 16)))
+
+
+class _Listeners:
+    """Sockets on the grader's own machine that a submission must not reach: TCP on 127.0.0.1 (and ::1
+    where there is one), UDP on 127.0.0.1, an abstract unix socket and a unix socket file in /tmp.
+    A thread records every connection or datagram."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        token = uuid.uuid4().hex[:12]
+        self.abstract = f"\0backprop-host-{token}"
+        self.path = f"/tmp/backprop-host-{token}.sock"
+        self.sockets = []
+        for family, kind, address in ((socket.AF_INET, socket.SOCK_STREAM, ("127.0.0.1", 0)),
+                                      (socket.AF_INET6, socket.SOCK_STREAM, ("::1", 0)),
+                                      (socket.AF_INET, socket.SOCK_DGRAM, ("127.0.0.1", 0)),
+                                      (socket.AF_UNIX, socket.SOCK_STREAM, self.abstract),
+                                      (socket.AF_UNIX, socket.SOCK_STREAM, self.path)):
+            try:
+                s = socket.socket(family, kind)
+                s.bind(address)
+                if kind == socket.SOCK_STREAM:
+                    s.listen()
+            except OSError:
+                continue
+            self.sockets.append(s)
+        names = {(s.family, s.type): s.getsockname() for s in self.sockets}
+        self.tcp = names[(socket.AF_INET, socket.SOCK_STREAM)][1]
+        self.tcp6 = names.get((socket.AF_INET6, socket.SOCK_STREAM), (None, None))[1]
+        self.udp = names[(socket.AF_INET, socket.SOCK_DGRAM)][1]
+        self.heard: list[str] = []
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._listen, daemon=True)
+        self.thread.start()
+
+    def _listen(self) -> None:
+        import select
+        import socket
+
+        while not self.stopped.is_set():
+            ready, _, _ = select.select(self.sockets, [], [], 0.1)
+            for s in ready:
+                try:
+                    if s.type == socket.SOCK_DGRAM:
+                        self.heard.append(f"datagram {s.recv(100)!r}")
+                    else:
+                        conn, _ = s.accept()
+                        self.heard.append(f"connection to {s.getsockname()!r}")
+                        conn.close()
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.thread.join()
+        for s in self.sockets:
+            s.close()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
+
+class TestNeighbours:
+    """Submissions that reach for the network, the processes around them, the kernel's shared objects,
+    and the submission graded after them (--jobs 1: one worker, in a known order)."""
+
+    @pytest.fixture(scope="class")
+    def batch(self, classroom_factory, namespaces):
+        room = classroom_factory("neighbours")
+        listeners = _Listeners()
+        try:
+            attackers = [
+                room.attacker("netprobe", net_probe(listeners.tcp, listeners.tcp6, listeners.udp, listeners.abstract,
+                                                    listeners.path), **GOOD),
+                room.attacker("tracer", TRACER, **GOOD),
+                room.attacker("sysctl", SYSCTL, **GOOD),
+                room.attacker("filler", SCRATCH_FILL, NESTED_FILL, **GOOD),
+                room.attacker("leaver", key_writer(room.marker), ipc_writer(room.marker), **GOOD),
+                room.attacker("finder", key_reader(room.marker), ipc_reader(room.marker), **GOOD),
+            ]
+            run = room.grade(*attackers, jobs=1)
+        finally:
+            listeners.close()
+        deadline = time.monotonic() + 5  # keys of ended namespaces take a moment to be collected
+        while _host_keys(room.marker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = _host_keys(room.marker)
+        _invalidate_keys(room.marker)
+        return room, run, listeners, left
+
+    def test_the_batch_finishes_and_every_classmate_keeps_full_marks(self, batch):
+        room, run, _, _ = batch
+        assert run.returncode == 0 and "Traceback" not in run.err, run.err
+        assert json.loads(run.out) == {"graded": 8, "skipped": 0, "errors": 0}
+        room.assert_classmates_full_marks()
+        room.assert_untouched(run)
+
+    def test_no_socket_or_name_on_the_graders_machine_can_be_reached(self, batch):
+        """Attack: connect to TCP listeners on the host's 127.0.0.1 and ::1, send a UDP datagram to
+        127.0.0.1, connect to an abstract unix socket and a unix socket file in the host's /tmp, and
+        resolve public names. The sandbox has its own network namespace and /tmp."""
+        room, _, listeners, _ = batch
+        result = room.result("netprobe")
+        assert result["cell_errors"] == ["cell 1: RuntimeError: reached []"], result["cell_errors"]
+        assert listeners.heard == []
+        assert result["score"] == 8
+
+    def test_the_worker_and_the_processes_around_the_job_cannot_be_traced_entered_or_signalled(self, batch):
+        """Attack: ptrace (attach, seize) every process in /proc it did not start, open and setns into
+        their namespaces, signal them through a pidfd, read their memory with process_vm_readv; then
+        mount, remount / read-write, unmount /tmp, set the hostname and chroot."""
+        room, _, _, _ = batch
+        result = room.result("tracer")
+        assert len(result["cell_errors"]) == 1 and result["cell_errors"][0].endswith("gained []"), result["cell_errors"]
+        assert result["score"] == 8
+
+    def test_the_machines_kernel_settings_cannot_be_changed(self, batch):
+        """Attack: write /proc/sys. The sandbox has no capability, but its uid is the grader's own uid
+        outside; for a grader run as root (a container, CI: where control groups cap the sandbox)
+        that is uid 0, which is all the kernel asks of a writer of /proc/sys (bubblewrap covers
+        /proc/sys read-only only where it is writable as bubblewrap starts). The attack writes
+        fs.lease-break-time of the whole machine (with the value it has) and opens
+        kernel.core_pattern for writing: a pipe there runs any program as root, outside every
+        namespace, at the next core dump."""
+        room, _, _, _ = batch
+        errors = room.result("sysctl")["cell_errors"]
+        assert len(errors) == 1 and errors[0].startswith("cell 1: RuntimeError: wrote [], could write []"), errors
+
+    def test_the_scratch_space_is_capped(self, batch):
+        """Attack: fill /tmp and /dev/shm with files until the writes fail (at most 960 MiB each)."""
+        room, _, _, _ = batch
+        errors = room.result("filler")["cell_errors"]
+        took = json.loads(re.search(r"scratch MiB (\{.*\})", errors[0]).group(1).replace("'", '"'))
+        assert 0 < took["/tmp"] <= 128 and took["/dev/shm"] <= 128, took
+
+    def test_no_tmpfs_beyond_the_scratch_cap_can_be_mounted(self, batch):
+        """Attack: unshare a nested user and mount namespace, mount a tmpfs of 1 GiB over /sandbox and
+        write 210 MiB into it. The README: "a private tmpfs as the only writable place"; memory in a
+        tmpfs counts against no per-process limit, so where no control group caps the sandbox this
+        is memory the grader cannot bound (and where one does, see TestWorkerDeath)."""
+        room, _, _, _ = batch
+        errors = room.result("filler")["cell_errors"]
+        assert errors[1] == "cell 2: RuntimeError: wrote 0 MiB outside the capped scratch space", errors
+
+    def test_shared_memory_queues_and_sockets_reach_no_later_submission(self, batch):
+        """Attack: leave SysV shared memory, a file in /dev/shm, a POSIX message queue, and a daemon
+        holding an abstract unix socket and a TCP port in the sandbox's network namespace; the next
+        submission graded by the same worker looks for each of them."""
+        room, _, _, _ = batch
+        errors = room.result("finder")["cell_errors"]
+        assert "cell 2: RuntimeError: ipc left behind: []" in errors, errors
+
+    def test_kernel_keyrings_carry_nothing_to_a_later_submission_or_the_machine(self, batch):
+        """Attack: add a key named after the marker, readable by anyone, to every kernel keyring the
+        submission can name (its own, and every keyring listed in /proc/keys: the sandbox's uid is
+        the grader's own uid outside, so these include the grader user's keyrings). The next
+        submission must find none, and none may outlive the batch."""
+        room, _, _, left = batch
+        errors = room.result("finder")["cell_errors"]
+        assert "cell 1: RuntimeError: keys left behind: []" in errors, errors
+        assert left == [], f"keys the submission left in this machine's keyrings: {left}"
+
+
+# Frames written straight down the pipe, as bytes.
+RAW = CHANNEL + '''
+def frame(payload):
+    os.write(OUT, struct.pack(">I", len(payload)) + payload)
+'''
+
+# Each breaks the relay or the framing in its own way and is followed by the good answers.
+FRAMES = {
+    # a header announcing 1000 bytes, a few of them, and the end of the process
+    "partial": RAW + 'os.write(OUT, struct.pack(">I", 1000) + b\'{"cell_error"\')\nos._exit(0)',
+    # a header announcing 4 GB
+    "fourgig": RAW + 'os.write(OUT, struct.pack(">I", 0xFFFFFFFF) + b"x" * 100)\nimport time\ntime.sleep(30)',
+    # 50 000 tiny well-formed frames, 5 000 to a write
+    "tiny": RAW + 'one = struct.pack(">I", 32) + b\'{"cell_error": 0, "error": "xx"}\'\nfor _ in range(10):\n'
+                  '    os.write(OUT, one * 5000)',
+    # well-formed frames just under the 16 MiB cap, eight of them (the byte budget is 64 MiB)
+    "nearcap": RAW + 'big = b\'{"cell_error": 0, "error": "\' + b"x" * (16 * 1024**2 - 64) + b\'"}\'\n'
+                     'for _ in range(8):\n    frame(big)',
+    # garbage between two well-formed frames
+    "garbage": RAW + 'say({"cell_error": 0, "error": "one"})\nos.write(OUT, b"garbage between frames")\n'
+                     'say({"cell_error": 0, "error": "two"})\nimport time\ntime.sleep(30)',
+    # after the child says it has finished, more frames (half of them cut short) through a hooked os.write
+    "after": RAW + dedent('''
+        real_write = os.write
+        def write(fd, data):
+            n = real_write(fd, data)
+            if fd == OUT and b'"finished"' in bytes(data):
+                for i in range(100):
+                    real_write(fd, struct.pack(">I", 16) + b'{"finished": tru')
+                    real_write(fd, struct.pack(">I", 12) + b'{"cell": 0}\\n')
+            return n
+        os.write = write
+    '''),
+}
+
+# Noise that is no frame at all, or frames from a thread that outlives its cell; each is followed by the
+# good answers.
+NOISE = {
+    # 64 MB printed on stdout and written to descriptors 1 and 2
+    "printer": ('import os, sys\nprint("x" * 32 * 1024**2)\nsys.stderr.write("\\x1b[2J" * 1024**2)\n'
+                'os.write(1, b"\\r" * 16 * 1024**2)\nos.write(2, b"\\x07" * 16 * 1024**2)'),
+    # a thread that, every 2 ms for as long as the child lives, sends a cell error for the first cell
+    "chatter": RAW + dedent('''
+        import threading, time
+        def chatter():
+            while True:
+                say({"cell_error": 0, "error": "still here"})
+                time.sleep(0.002)
+        threading.Thread(target=chatter, daemon=True).start()
+    ''') + "\nimport time\ntime.sleep(0.01)\n",  # the next cell is said to start while the thread talks
+}
+
+# Forged values that are costly or awkward for the judge; each is reported for every case.
+COSTLY = {
+    # NaN, infinities and -0.0
+    "nonfinite": ('def value_of(qid, inputs):\n    if qid.endswith("lesson_graph"):\n'
+                  '        return {"values": {k: -0.0 for k in "abcde"},\n'
+                  '                "edges": {e: float("nan") for e in ("a->c", "b->c", "b->d", "c->e", "d->e")}}\n'
+                  '    return float("nan") if qid.endswith("derivative") else float("-inf")'),
+    # integers of 4300 digits, the most Python parses
+    "bigint": 'def value_of(qid, inputs):\n    return -int("9" * 4300)',
+    # lists nested 20 deep (the limit), 180 000 numbers in each value
+    "deep": 'def value_of(qid, inputs):\n    v = 1.0\n    for _ in range(20):\n        v = [v] + [0.5] * 9000\n'
+            '    return v',
+    # 199 990 empty dicts in each value
+    "dicts": 'def value_of(qid, inputs):\n    return [{} for _ in range(199_990)]',
+    # arrays as large as one frame holds (five per report)
+    "arrays": ('import base64\nBLOB = base64.b64encode(bytes(2_400_000)).decode()\n'
+               'def value_of(qid, inputs):\n    return {"__ndarray__": BLOB, "dtype": "|u1", "shape": [2_400_000]}'),
+}
+
+
+class TestRelay:
+    """Submissions that attack the relay of frames from the child to the judge, and the judge's cost
+    of reading what they send. Graded in one batch with the classmates (--jobs 2)."""
+
+    @pytest.fixture(scope="class")
+    def batch(self, classroom_factory, namespaces):
+        room = classroom_factory("relay")
+        paths = [room.attacker(name, cell, **GOOD) for name, cell in FRAMES.items()]
+        paths += [room.attacker(name, cell, "import time\ntime.sleep(0.3)", **GOOD) for name, cell in NOISE.items()]
+        paths += [room.attacker(name, forged_reports(value_of)) for name, value_of in COSTLY.items()]
+        run = room.grade(*paths)
+        return room, run
+
+    def test_the_batch_finishes_in_bounded_time_and_memory_and_classmates_keep_full_marks(self, batch,
+                                                                                         record_property):
+        room, run = batch
+        assert run.returncode == 0 and "Traceback" not in run.err, run.err
+        assert json.loads(run.out) == {"graded": len(FRAMES) + len(NOISE) + len(COSTLY) + 2, "skipped": 0,
+                                       "errors": 0}
+        record_property("seconds", round(run.seconds, 1))
+        record_property("grader_peak_mib", run.peak_bytes >> 20)
+        assert run.seconds < 60
+        assert run.peak_bytes < 1024**3, f"the grader peaked at {run.peak_bytes >> 20} MiB"
+        room.assert_classmates_full_marks()
+        room.assert_untouched(run)
+
+    def test_a_broken_frame_costs_the_cell_that_sent_it_and_nothing_else(self, batch):
+        """Attack: a partial frame and the end of the process; a header announcing 4 GB; garbage
+        between frames. The cell is cut off and skipped; the answers after it still count."""
+        room, _ = batch
+        for name in ("partial", "fourgig", "garbage"):
+            result = room.result(name)
+            assert result["score"] == 8, (name, result["questions"])
+            assert any(e.startswith("cell 1 ") and e.endswith("and was skipped") for e in result["cell_errors"]), \
+                (name, result["cell_errors"])
+
+    def test_a_flood_of_frames_ends_the_submission_and_is_charged_to_it(self, batch):
+        """Attack: 50 000 tiny well-formed frames; eight well-formed frames just under the 16 MiB cap.
+        Either exceeds a budget (10 000 messages, 64 MiB): the submission is stopped and said to be."""
+        room, _ = batch
+        for name in ("tiny", "nearcap"):
+            result = room.result(name)
+            assert result["score"] == 0
+            assert all("more than" in q["feedback"] and "messages" in q["feedback"] for q in result["questions"]), \
+                (name, result["questions"])
+            assert all(len(e) <= 400 for e in result["cell_errors"]), name
+
+    def test_frames_after_the_end_are_noted_and_change_no_score(self, batch):
+        """Attack: hook os.write in the child so that right after "finished" it sends a hundred more
+        frames, half of them cut short."""
+        room, _ = batch
+        result = room.result("after")
+        assert result["score"] == 8
+        assert flagged(result, "malformed message")
+
+    def test_output_that_is_no_frame_is_lost_and_costs_nothing(self, batch):
+        """Attack: 64 MB on stdout and stderr, through print and straight to descriptors 1 and 2, full
+        of escape sequences, carriage returns and bells. It goes nowhere: the answers count."""
+        room, run = batch
+        assert room.result("printer")["score"] == 8
+        assert len(run.stdout) + len(run.stderr) < 100_000
+
+    def test_a_thread_that_outlives_its_cell_is_charged_to_the_submission_alone(self, batch, record_property):
+        """Attack: a thread started by the first cell keeps sending cell errors for that cell while
+        the later cells and the probes run. Each message out of place costs the submission the step
+        under way; the batch is not held up and no grader error is recorded."""
+        room, run = batch
+        assert not any("chatter" in e for e in run.errors()), run.errors()
+        result = room.result("chatter")
+        record_property("chatter", json.dumps({"score": result["score"], "statuses": statuses(result)}))
+        assert flagged(result, "malformed message")
+
+    def test_forged_values_that_are_costly_to_read_earn_nothing(self, batch):
+        """Attack: forged reports of NaN, infinities and -0.0; 4300-digit integers; lists nested to the
+        depth limit with 180 000 numbers; 199 990 empty dicts; arrays as large as a frame holds."""
+        room, run = batch
+        assert not any("grader error" in e for e in run.errors()), run.errors()
+        for name in COSTLY:
+            result = room.result(name)
+            assert result["score"] == 0, (name, result["questions"])
+            assert "passed" not in statuses(result).values(), name
+            assert all(len(q["feedback"]) < 2000 for q in result["questions"]), name
+
+
+def _raw_notebook(folder: Path, cells: list[str], metadata: object = None, name: str = NOTEBOOK) -> Path:
+    """A notebook written as JSON text (nbformat is too slow for 100 000 cells and refuses odd metadata)."""
+    nb = {"cells": [{"cell_type": "code", "source": c, "metadata": {}, "outputs": [], "execution_count": None}
+                    for c in cells],
+          "metadata": {"backprop_course": {"exercise": "01"} if metadata is None else metadata},
+          "nbformat": 4, "nbformat_minor": 5}
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(json.dumps(nb))
+    return path
+
+
+class TestOddNotebooks:
+    """Notebooks that are valid JSON but odd: huge or countless cells, NUL bytes and lone surrogates,
+    metadata that lies about the exercise. Graded in one batch with the classmates."""
+
+    @pytest.fixture(scope="class")
+    def batch(self, classroom_factory, namespaces):
+        room = classroom_factory("odd")
+        answers = list(GOOD.values())
+        root = room.root
+        notebooks = {
+            "bigcell": _raw_notebook(root / "bigcell", ["x = '" + "a" * 15_000_000 + "'", *answers]),
+            "countless": _raw_notebook(root / "countless", [""] * 100_000 + answers),
+            "nul": _raw_notebook(root / "nul", ["x = 1\x00", "y = '\ud800'", "# \x00 \ud800 \udfff", *answers]),
+            "other": _raw_notebook(root / "other", answers, {"exercise": "02"}),
+        }
+        refused = {
+            "dotdot": _raw_notebook(root / "dotdot", answers, {"exercise": "../../etc"}),
+            "hugemeta": _raw_notebook(root / "hugemeta", answers, {"exercise": "01" + "\x1b[2J" * 250_000}),
+            "listmeta": _raw_notebook(root / "listmeta", answers, {"exercise": ["01"]}),
+        }
+        # Under 16 MB on disk, but each invalid byte is read as U+FFFD (three bytes): the code cells
+        # the sandbox is sent are three times the notebook.
+        (root / "swollen").mkdir()
+        text = json.dumps({"cells": [{"cell_type": "code", "source": s, "metadata": {}, "outputs": [],
+                                      "execution_count": None} for s in ["x = '@@'", *answers]],
+                           "metadata": {"backprop_course": {"exercise": "01"}}, "nbformat": 4}).encode()
+        swollen = root / "swollen" / NOTEBOOK
+        swollen.write_bytes(text.replace(b"@@", b"\xff" * (16 * 1024**2 - len(text) - 16)))
+        notebooks["swollen"] = swollen
+        run = room.grade(*notebooks.values(), *refused.values())
+        return room, run, refused
+
+    def test_the_batch_finishes_and_every_classmate_keeps_full_marks(self, batch, record_property):
+        room, run, refused = batch
+        assert run.returncode == 0 and "Traceback" not in run.err, run.err
+        summary = json.loads(run.out)  # the swollen notebook may be refused (see the last test of this class)
+        assert summary["skipped"] == 0 and summary["graded"] + summary["errors"] == 7 + len(refused), summary
+        assert summary["graded"] >= 6, summary
+        record_property("seconds", round(run.seconds, 1))
+        assert run.seconds < 90
+        room.assert_classmates_full_marks()
+        room.assert_untouched(run)
+
+    def test_a_15_mb_cell_and_100_000_empty_cells_are_graded_in_bounded_time(self, batch, record_property):
+        """Inputs: one code cell that is a 15 MB string literal; 100 000 empty code cells before the
+        answers. Both are graded (never a grader error); the big cell costs nothing."""
+        room, _, _ = batch
+        assert room.result("bigcell")["score"] == 8
+        countless = room.result("countless")
+        record_property("countless", json.dumps({"score": countless["score"],
+                                                 "feedback": countless["questions"][0]["feedback"]}))
+
+    def test_nul_bytes_and_lone_surrogates_in_cells_cost_those_cells_and_reach_no_record(self, batch):
+        """Inputs: code cells with NUL bytes and lone surrogates (valid JSON escapes). They fail to
+        compile and are noted; the answers count; nothing stored or printed carries a surrogate."""
+        room, run, _ = batch
+        result = room.result("nul")
+        assert result["score"] == 8
+        assert len(result["cell_errors"]) == 3, result["cell_errors"]
+        assert not UNSAFE.search(json.dumps(result, ensure_ascii=False))
+        assert _terminal_safe("stderr", run.stderr) == []
+
+    def test_metadata_that_names_no_exercise_is_refused_in_one_short_line(self, batch):
+        """Inputs: metadata naming exercise "../../etc", a 1 MB string of escape sequences, a list;
+        each is refused in one line that names the file and echoes none of it."""
+        room, run, refused = batch
+        lines = run.errors()
+        for name, path in refused.items():
+            mine = [line for line in lines if line.startswith(f"error: {path}")]
+            assert len(mine) == 1 and len(mine[0]) < 1000 and "../" not in mine[0], (name, mine)
+        assert _terminal_safe("stderr", run.stderr) == []
+
+    def test_metadata_naming_another_exercise_is_graded_as_that_exercise(self, batch):
+        """Inputs: an exercise-01 notebook (file name and answers) whose metadata says exercise 02. The
+        metadata decides (README); the answers of 01 earn nothing there."""
+        room, _, _ = batch
+        with sqlite3.connect(room.db) as con:
+            rows = con.execute("SELECT exercise, score FROM grades WHERE student = 'other'").fetchall()
+        assert rows == [("02", 0.0)]
+
+    def test_a_notebook_whose_code_outgrows_the_channel_is_refused_or_graded_never_called_a_crash(self, batch):
+        """Input: a notebook just under 16 MB whose invalid UTF-8 bytes become U+FFFD when read, so
+        that its code cells, sent to the sandbox, are about 48 MB: more than the worker accepts in one
+        frame (16 MiB). The grader must refuse it in one line, as it does a 20 MB file, or grade it;
+        it must not tell the student that their correct answers ended the grading process."""
+        room, run, _ = batch
+        errors = [line for line in run.errors() if "swollen" in line]
+        if errors:
+            assert len(errors) == 1 and "grader error" not in errors[0], errors
+            return
+        result = room.result("swollen")
+        crashes = [q["id"] for q in result["questions"] if "ended the grading process" in q["feedback"]]
+        assert crashes == [], f"correct answers said to have crashed: {crashes}"
+
+
+class TestClock:
+    """Submissions that spend their time in many small pieces."""
+
+    def test_many_cells_each_under_the_cell_limit_are_ended_by_the_submission_budget(self, tmp_path, namespaces):
+        """Attack: 40 cells that each sleep 0.4 s, under the 0.5 s cell limit, then the answers. The
+        submission's budget (5 s here) ends it; the next classmate in the same worker is graded."""
+        attacker = write_notebook(tmp_path / "slow", [*["import time\ntime.sleep(0.4)"] * 40, *GOOD.values()])
+        classmate = honest(tmp_path / "alice")
+        with Sandbox() as sandbox:
+            started = time.monotonic()
+            result = grade_notebook(attacker, seed=1, limits=HOLD, sandbox=sandbox)
+            elapsed = time.monotonic() - started
+            after = grade_notebook(classmate, seed=1, limits=HOLD, sandbox=sandbox)
+        assert elapsed < HOLD.submission_seconds + 4 * HOLD.grace_seconds + 2, elapsed
+        assert result.score == 0
+        assert all(q.status == "timeout" and "budget" in q.feedback for q in result.questions), result.questions
+        assert after.score == 8
+
+
+def _worker_pid(sandbox: Sandbox) -> int | None:
+    """The worker: the python process that bubblewrap (or the sandbox itself) started."""
+    from backprop_lib.grading.cgroups import descendants
+
+    def name(pid: int) -> str:
+        try:
+            return Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            return ""
+
+    assert sandbox.process is not None
+    for pid in descendants(sandbox.process.pid):
+        info = _stat(pid)
+        if name(pid).startswith("python") and info is not None and not name(info[1]).startswith("python"):
+            return pid
+    return None
+
+
+# Fills a tmpfs of its own (a nested user and mount namespace) from a process of a few hundred KB,
+# so that the biggest process in the sandbox's control group, the one its OOM killer takes, is not
+# one of the submission's. Where no tmpfs can be mounted, /tmp and /dev/shm are filled instead.
+OOM_BAIT = _ctypes_prelude() + r'''
+uid, gid = os.getuid(), os.getgid()
+pid = os.fork()
+if pid == 0:
+    target = "/tmp"
+    if libc.unshare(0x10000000 | 0x00020000) == 0:
+        for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+            with open(f"/proc/self/{name}", "w") as f:
+                f.write(text)
+        if libc.mount(b"tmpfs", b"/sandbox", b"tmpfs", 0, b"size=64g") == 0:
+            target = "/sandbox"
+    os.execv("/bin/sh", ["sh", "-c", f"i=0; while [ $i -lt 400 ]; do head -c 15000000 /dev/zero > {target}/f$i; "
+                                     f"head -c 15000000 /dev/zero > /dev/shm/f$i; i=$((i+1)); done"])
+os.waitpid(pid, 0)
+'''
+
+
+class TestWorkerDeath:
+    """The warm worker's death, which a submission may bring about, and what the grader does after it."""
+
+    def test_the_oom_killer_takes_the_submissions_processes_never_the_worker(self, tmp_path, namespaces):
+        """Attack: fill memory that belongs to no big process of the submission (a tmpfs mounted in a
+        nested namespace, written by ``sh`` and ``head``) until the sandbox's control group is out of
+        memory. The kernel then kills the biggest process in the group: the worker (numpy and
+        matplotlib loaded), unless the job's processes are marked as the ones to kill first
+        (oom_score_adj). The worker must survive, as it does a signal to the submission's group."""
+        attacker = write_notebook(tmp_path / "bait", [OOM_BAIT, *GOOD.values()])
+        classmate = honest(tmp_path / "alice")
+        limits = Limits(cell_seconds=20, question_seconds=10, grace_seconds=2)
+        with Sandbox(memory_bytes=1024**3) as sandbox:
+            if not sandbox.capped:
+                pytest.skip("no control group can be made here: no OOM killer acts on the sandbox alone")
+            worker = _worker_pid(sandbox)
+            attacked = grade_notebook(attacker, seed=1, limits=limits, sandbox=sandbox)
+            survived = _worker_pid(sandbox) == worker
+            after = grade_notebook(classmate, seed=1, limits=limits, sandbox=sandbox)
+        assert after.score == 8
+        assert attacked.score == 8, [q.feedback for q in attacked.questions]
+        assert survived, f"the OOM killer took the worker; the submission's cells: {attacked.cell_errors}"
+
+    def test_a_worker_that_dies_mid_frame_leaves_nothing_to_poison_the_next_grade(self, tmp_path, namespaces,
+                                                                                 monkeypatch):
+        """A worker killed while it relays a 4 MiB frame (the OOM killer can take it, see above)
+        leaves the first part of that frame in the grader's buffer. The restarted worker's frames
+        must not be read as the rest of it: the submission is graded (its streaming cell skipped),
+        and the next classmate graded by the same Sandbox gets full marks. (Here the test kills the
+        worker, at a moment when part of a frame has arrived; a shorter start limit keeps a failure
+        short.)"""
+        import threading
+
+        from backprop_lib.grading import sandbox as sandbox_module
+
+        stream = RAW + ('big = b\'{"cell_error": 0, "error": "\' + b"x" * (4 * 1024**2) + b\'"}\'\n'
+                        'while True:\n    frame(big)')
+        attacker = write_notebook(tmp_path / "stream", [stream, *GOOD.values()])
+        classmate = honest(tmp_path / "alice")
+        limits = {"attacker": Limits(cell_seconds=5, question_seconds=1, grace_seconds=0.5, submission_seconds=20,
+                                     output_bytes=1 << 40, messages=10**6),
+                  "classmate": Limits(cell_seconds=1, question_seconds=1, grace_seconds=0.5)}
+        outcome: dict[str, object] = {}
+        with Sandbox() as sandbox:
+            worker = _worker_pid(sandbox)
+            monkeypatch.setattr(sandbox_module, "START_SECONDS", 5.0)  # for the restarts: a warm start takes ~1 s
+
+            def kill_mid_frame() -> None:
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline:
+                    if 4 < len(sandbox.buffer) < 4 * 1024**2:  # a header and part of its frame
+                        os.kill(worker, signal.SIGKILL)
+                        outcome["killed"] = len(sandbox.buffer)
+                        return
+                    time.sleep(0.0005)
+
+            killer = threading.Thread(target=kill_mid_frame, daemon=True)
+            killer.start()
+            started = time.monotonic()
+            for who, path in (("attacker", attacker), ("classmate", classmate)):
+                try:
+                    outcome[who] = grade_notebook(path, seed=1, limits=limits[who], sandbox=sandbox)
+                except Exception as exc:  # noqa: BLE001 - what the batch would record as a grader error
+                    outcome[who] = f"{type(exc).__name__}: {exc}"
+                killer.join()
+            elapsed = time.monotonic() - started
+        assert "killed" in outcome, "the worker was never caught mid-frame: the test did not happen"
+        attacked, after = outcome["attacker"], outcome["classmate"]
+        assert not isinstance(after, str), f"the next classmate was not graded: {after}"
+        assert after.score == 8, [q.feedback for q in after.questions]
+        assert not isinstance(attacked, str), f"the submission was not graded: {attacked}"
+        assert attacked.score == 8 and any("cell 1" in e for e in attacked.cell_errors), attacked.cell_errors
+        assert elapsed < 30
+

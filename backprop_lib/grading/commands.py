@@ -189,6 +189,12 @@ class _Sandboxes:
             self.local.sandbox = sandbox
         return sandbox
 
+    def discard(self) -> None:
+        sandbox = getattr(self.local, "sandbox", None)
+        if sandbox is not None:
+            sandbox.close()
+            self.local.sandbox = None
+
     def close(self) -> None:
         for sandbox in self.all:
             sandbox.close()
@@ -201,6 +207,7 @@ def _grade_entry(sandboxes: _Sandboxes, entry: _Entry, seed: int | None) -> dict
     except GradingError as exc:
         return {"error": str(exc)}
     except SandboxError as exc:
+        sandboxes.discard()  # the next submission of this thread gets a fresh sandbox
         return {"error": f"{clean_text(entry.raw, 300)}: grader error: the sandbox failed: {exc}"}
     except Exception as exc:  # a defect of the grader on this file: recorded, and the batch goes on
         return {"error": f"{clean_text(entry.raw, 300)}: grader error: {type(exc).__name__}: {clean_text(exc, 300)}"}

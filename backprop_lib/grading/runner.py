@@ -29,6 +29,7 @@ from .sandbox import Sandbox, SandboxError, WorkerGone, regular_file
 from .spec import Exercise
 
 MAX_NOTEBOOK_BYTES = 16 * 1024**2
+MAX_CODE_BYTES = 15 * 1024**2 + 512 * 1024  # the code must fit in one job frame (invalid UTF-8 triples once read)
 
 
 @dataclass(frozen=True)
@@ -267,6 +268,10 @@ def grade_notebook(path: str | os.PathLike, seed: int | None = None, student: st
     nb, _ = read_submission(p)
     exercise = exercise_of(nb, p)
     cells = code_cells(nb)
+    size = sum(len(c.encode("utf-8", "surrogatepass")) for c in cells)
+    if size > MAX_CODE_BYTES:
+        raise GradingError(f"{clean_text(str(p), 300)}: its code cells come to {size:,} bytes once read; "
+                           f"at most {MAX_CODE_BYTES:,} can be graded")
     if sandbox is None:
         try:
             with Sandbox(warm=False) as own:

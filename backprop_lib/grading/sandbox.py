@@ -124,9 +124,11 @@ def _bwrap_command(library: Path, python: str, scratch_bytes: int) -> list[str]:
         if not folder.startswith("/usr/"):
             command += ["--ro-bind", folder, folder]
     # The root that bubblewrap builds is a tmpfs, and so is /dev: both are made read-only once
-    # built, so that /tmp and /dev/shm are the only writable places.
+    # built, so that /tmp and /dev/shm are the only writable places. /proc/sys is read-only too: run
+    # by root, the sandbox's uid is root's outside, which the kernel lets write its settings.
     command += ["--ro-bind", str(library), "/sandbox/lib",
-                "--proc", "/proc", "--dev", "/dev",
+                "--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys",
+                "--ro-bind-try", "/proc/sysrq-trigger", "/proc/sysrq-trigger", "--dev", "/dev",
                 "--size", str(scratch_bytes), "--tmpfs", "/tmp",
                 "--size", str(scratch_bytes), "--tmpfs", "/dev/shm",
                 "--remount-ro", "/dev", "--remount-ro", "/",
@@ -248,6 +250,7 @@ class Sandbox:
         return self.cap is not None and self.cap.active
 
     def close(self) -> None:
+        self.buffer = bytearray()  # what the old worker half-sent is nothing to the next one
         if self.sock is not None:
             self.sock.close()
             self.sock = None
@@ -287,7 +290,10 @@ class Sandbox:
             raise WorkerGone("the sandbox's worker ended") from None
 
     def submit(self, job: dict[str, Any]) -> None:
-        self._send(b"J" + pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
+        payload = b"J" + pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
+        if len(payload) > MAX_FRAME:
+            raise SandboxError(f"a job of {len(payload):,} bytes is more than the channel takes ({MAX_FRAME:,})")
+        self._send(payload)
 
     def kill_job(self) -> None:
         self._send(b"K")
