@@ -35,10 +35,18 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
+    from .grading.sandbox import NAMESPACES, isolation_level, launch_sandboxes
+
+    # The sandboxes start first, so that their workers import numpy while the grader imports the questions.
+    early = []
+    if isolation_level()[0] == NAMESPACES or not args.require_isolation:
+        batch = args.gradebook is not None
+        count = min(max(1, args.jobs), len(args.submissions)) if batch else 1
+        early = launch_sandboxes(count, warm=batch or len(args.submissions) > 1)
     from .grading.commands import grade_command
 
     return grade_command(args.submissions, args.json, args.gradebook, args.jobs, args.student, args.feedback,
-                         args.seed, args.roster, args.require_isolation)
+                         args.seed, args.roster, args.require_isolation, early)
 
 
 def _export(args: argparse.Namespace) -> int:

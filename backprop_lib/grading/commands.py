@@ -111,7 +111,21 @@ def _isolation_or_refuse(require: bool) -> bool:
 
 def grade_command(paths: list[str], as_json: bool, gradebook_path: str | None, jobs: int,
                   student: str | None, feedback: str | None, seed: int | None,
-                  roster_path: str | None = None, require_isolation: bool = False) -> int:
+                  roster_path: str | None = None, require_isolation: bool = False,
+                  sandboxes: list[Sandbox] | None = None) -> int:
+    """``sandboxes``: launched already (see ``sandbox.launch_sandboxes``); any left unused are closed."""
+    early = list(sandboxes or [])
+    try:
+        return _grade_command(paths, as_json, gradebook_path, jobs, student, feedback, seed, roster_path,
+                              require_isolation, early)
+    finally:
+        for sandbox in early:
+            sandbox.close()
+
+
+def _grade_command(paths: list[str], as_json: bool, gradebook_path: str | None, jobs: int,
+                   student: str | None, feedback: str | None, seed: int | None, roster_path: str | None,
+                   require_isolation: bool, early: list[Sandbox]) -> int:
     roster = None
     if roster_path:
         try:
@@ -122,8 +136,8 @@ def grade_command(paths: list[str], as_json: bool, gradebook_path: str | None, j
     if not _isolation_or_refuse(require_isolation):
         return 2
     if gradebook_path is None:
-        return _one_by_one(paths, as_json, student, feedback, seed, roster)
-    return _batch(paths, gradebook_path, jobs, student, feedback, seed, as_json, roster)
+        return _one_by_one(paths, as_json, student, feedback, seed, roster, early)
+    return _batch(paths, gradebook_path, jobs, student, feedback, seed, as_json, roster, early)
 
 
 def _student(path: Path, given: str | None, roster: dict[str, str] | None) -> str:
@@ -138,17 +152,21 @@ def _student(path: Path, given: str | None, roster: dict[str, str] | None) -> st
 
 
 def _one_by_one(paths: list[str], as_json: bool, student: str | None, feedback: str | None, seed: int | None,
-                roster: dict[str, str] | None) -> int:
+                roster: dict[str, str] | None, early: list[Sandbox]) -> int:
     results = []
     try:
-        with Sandbox(warm=len(paths) > 1) as sandbox:
-            for raw in paths:
-                try:
-                    name = _student(Path(raw), student, roster)
-                    results.append(grade_notebook(raw, seed=seed, student=name, sandbox=sandbox).as_dict())
-                except GradingError as exc:
-                    _error(str(exc))
-                    return 1
+        sandbox = early.pop() if early else Sandbox(warm=len(paths) > 1)
+        early.append(sandbox)  # closed by the caller
+        if sandbox.process is None:
+            sandbox.launch()
+        sandbox.wait_ready()
+        for raw in paths:
+            try:
+                name = _student(Path(raw), student, roster)
+                results.append(grade_notebook(raw, seed=seed, student=name, sandbox=sandbox).as_dict())
+            except GradingError as exc:
+                _error(str(exc))
+                return 1
     except SandboxError as exc:
         _error(f"the sandbox failed: {exc}")
         return 1
@@ -172,20 +190,24 @@ class _Entry:
 
 
 class _Sandboxes:
-    """One warm sandbox per grading thread, closed together at the end."""
+    """One warm sandbox per grading thread (those launched early first), closed together at the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, early: list[Sandbox]) -> None:
         self.local = threading.local()
-        self.all: list[Sandbox] = []
+        self.early = early
+        self.all: list[Sandbox] = list(early)
         self.lock = threading.Lock()
 
     def get(self) -> Sandbox:
         sandbox = getattr(self.local, "sandbox", None)
         if sandbox is None:
-            sandbox = Sandbox(warm=True)
             with self.lock:
-                self.all.append(sandbox)
-            sandbox.start()
+                sandbox = self.early.pop() if self.early else Sandbox(warm=True)
+                if sandbox not in self.all:
+                    self.all.append(sandbox)
+            if sandbox.process is None:
+                sandbox.launch()
+            sandbox.wait_ready()
             self.local.sandbox = sandbox
         return sandbox
 
@@ -214,7 +236,7 @@ def _grade_entry(sandboxes: _Sandboxes, entry: _Entry, seed: int | None) -> dict
 
 
 def _batch(paths: list[str], db_path: str, jobs: int, student: str | None, feedback: str | None,
-           seed: int | None, as_json: bool, roster: dict[str, str] | None) -> int:
+           seed: int | None, as_json: bool, roster: dict[str, str] | None, early: list[Sandbox]) -> int:
     graded, skipped, errors = 0, 0, 0
     entries: list[_Entry] = []
     with gradebook.connect(db_path) as db:
@@ -254,7 +276,7 @@ def _batch(paths: list[str], db_path: str, jobs: int, student: str | None, feedb
                 continue
             todo.append(group[0])
         progress = _Progress(len(todo))
-        sandboxes = _Sandboxes()
+        sandboxes = _Sandboxes(early)
         late: list[str] = []  # said after the progress bar
         try:
             with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="grade") as pool:

@@ -180,6 +180,7 @@ class Sandbox:
         self.scratch_bytes = scratch_bytes
         self.processes, self.memory_bytes = processes, memory_bytes
         self.cap: Cap | None = None
+        self.ready = False
         self.isolation, _ = isolation_level()
         self.process: subprocess.Popen | None = None
         self.sock: socket.socket | None = None
@@ -190,6 +191,11 @@ class Sandbox:
     # lifecycle
 
     def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the worker without waiting for it (it imports numpy and the library meanwhile)."""
         library = sandbox_library()
         self._folder = tempfile.TemporaryDirectory(prefix="backprop-sandbox-")
         folder = Path(self._folder.name)
@@ -228,6 +234,13 @@ class Sandbox:
         config = {"front": front, "back": _site_packages(), "env": env, "scratch": scratch, "sweep_all": sweep,
                   "warm": self.warm}
         self._send(json.dumps(config).encode())
+        self.ready = False
+
+    def wait_ready(self) -> None:
+        """Wait for the launched worker to say it is ready, then cap what it will start."""
+        if self.ready:
+            return
+        assert self.process is not None, "launch() first"
         deadline = time.monotonic() + START_SECONDS
         try:
             kind, message = self.receive(deadline)
@@ -243,6 +256,7 @@ class Sandbox:
         self.cap = Cap(self.processes + 8, self.memory_bytes)
         if self.cap.active and not self.cap.add(descendants(self.process.pid)):
             self.cap.remove()
+        self.ready = True
 
     @property
     def capped(self) -> bool:
@@ -334,6 +348,20 @@ class Sandbox:
             if not chunk:
                 raise WorkerGone("the sandbox's worker ended")
             self.buffer += chunk
+
+
+def launch_sandboxes(count: int, warm: bool) -> list[Sandbox]:
+    """``count`` sandboxes started at once, not waited for: their start overlaps the grader's own."""
+    sandboxes = []
+    for _ in range(count):
+        sandbox = Sandbox(warm=warm)
+        try:
+            sandbox.launch()
+        except SandboxError:
+            sandbox.close()
+            break
+        sandboxes.append(sandbox)
+    return sandboxes
 
 
 def regular_file(path: Path) -> os.stat_result:
