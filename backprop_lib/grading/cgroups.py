@@ -14,6 +14,8 @@ import os
 import time
 from pathlib import Path
 
+from .worker import children_by_parent
+
 ROOT = Path("/sys/fs/cgroup")
 _names = itertools.count()
 
@@ -114,21 +116,7 @@ def _rmdir(folder: Path, seconds: float = 2.0) -> None:
 
 def descendants(root: int) -> list[int]:
     """``root`` and every process below it (read from /proc)."""
-    children: dict[int, list[int]] = {}
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return [root]
-    for entry in entries:
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            fields = stat[stat.rfind(b")") + 2:].split()
-            if len(fields) > 1:
-                children.setdefault(int(fields[1]), []).append(int(entry))
+    children = children_by_parent()
     found, todo = [root], [root]
     while todo:
         for child in children.get(todo.pop(), []):

@@ -288,6 +288,26 @@ def _child(job: dict[str, Any], out: int, pid_pipe: int, scratch: str, libc: Any
         os._exit(code)
 
 
+def children_by_parent() -> dict[int, list[int]]:
+    """Every visible process's children, from /proc (empty where there is none)."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return children
+    for entry in entries:
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            fields = stat[stat.rfind(b")") + 2:].split()  # after the command's name: state, parent, ...
+            if len(fields) > 1:
+                children.setdefault(int(fields[1]), []).append(int(entry))
+    return children
+
+
 class _Frames:
     """Reassembles the child's frames and passes each on as ``b"C"`` + payload."""
 
@@ -420,22 +440,7 @@ class Worker:
 
     def _children(self) -> list[int]:
         """Our child processes: orphans of a job end up here, since the worker is a subreaper."""
-        me, found = os.getpid(), []
-        try:
-            entries = os.listdir("/proc")
-        except OSError:
-            return found
-        for entry in entries:
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/stat", "rb") as f:
-                        stat = f.read()
-                except OSError:
-                    continue
-                fields = stat[stat.rfind(b")") + 2:].split()
-                if len(fields) > 1 and int(fields[1]) == me:
-                    found.append(int(entry))
-        return found
+        return children_by_parent().get(os.getpid(), [])
 
     def _sweep(self, child: int) -> None:
         """Kill every process the job left behind, reap them and empty the scratch space."""
