@@ -297,3 +297,21 @@ def test_files_one_submission_writes_are_gone_for_the_next(tmp_path, namespaces)
         second = grade_notebook(placed(tmp_path, "b", product_rule=reader), seed=1, limits=FAST, sandbox=sandbox)
     assert first.score == 8 and first.cell_errors == []
     assert second.score == 8, [q.feedback for q in second.questions]
+
+
+def test_a_copy_of_the_course_installed_in_site_packages_is_hidden_from_the_sandbox(tmp_path, monkeypatch,
+                                                                                   namespaces):
+    """Installed without -e, site-packages holds the whole package, its trusted half included."""
+    from backprop_lib.grading import sandbox as sandbox_module
+
+    site = tmp_path / "site-packages"
+    (site / "backprop_lib" / "grading").mkdir(parents=True)
+    (site / "backprop_lib" / "grading" / "ex01.py").write_text("ANSWERS = 'secret'\n")
+    real = sandbox_module._site_packages
+    monkeypatch.setattr(sandbox_module, "_site_packages", lambda: [*real(), str(site)])
+    reader = ("import os\ndef product_rule(f, df, g, dg, x):\n"
+              f"    assert os.path.isdir({str(site)!r}) and os.listdir({str(site / 'backprop_lib')!r}) == []\n"
+              "    return df(x) * g(x) + f(x) * dg(x)")
+    with Sandbox() as sandbox:
+        result = grade_notebook(placed(tmp_path, "s", product_rule=reader), seed=1, limits=FAST, sandbox=sandbox)
+    assert result.score == 8, [q.feedback for q in result.questions]

@@ -102,6 +102,12 @@ def _site_packages() -> list[str]:
     return [f for f in dict.fromkeys(os.path.realpath(f) for f in folders) if os.path.isdir(f)]
 
 
+def _python_folders() -> list[str]:
+    """The interpreter's prefixes and its site-packages: what the sandbox binds read-only."""
+    prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
+    return sorted(prefixes | set(_site_packages()))
+
+
 # --- bubblewrap ------------------------------------------------------------------------------------------
 
 _isolation_lock = threading.Lock()
@@ -111,7 +117,8 @@ _isolation: dict[str, str] = {}
 def _bwrap_command(library: Path, python: str, scratch_bytes: int) -> list[str]:
     command = ["bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
                "--cap-drop", "ALL", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox",
-               "--clearenv", "--ro-bind", "/usr", "/usr"]
+               "--clearenv", "--ro-bind", "/usr", "/usr",
+               "--size", str(scratch_bytes), "--tmpfs", "/tmp"]  # first: a Python under /tmp is bound over it
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
         if os.path.islink(top):
             command += ["--symlink", os.readlink(top), top]
@@ -119,17 +126,22 @@ def _bwrap_command(library: Path, python: str, scratch_bytes: int) -> list[str]:
             command += ["--ro-bind", top, top]
     for name in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives"):
         command += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-    prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
-    for folder in sorted(prefixes | set(_site_packages())):
+    folders = _python_folders()
+    for folder in folders:
         if not folder.startswith("/usr/"):
             command += ["--ro-bind", folder, folder]
+    for folder in folders:
+        # Installed without -e, the course's package (its trusted half included) sits in
+        # site-packages: an empty, read-only folder stands over it; the sandbox has its own copy.
+        installed = os.path.join(folder, "backprop_lib")
+        if os.path.isdir(installed):
+            command += ["--tmpfs", installed, "--remount-ro", installed]
     # The root that bubblewrap builds is a tmpfs, and so is /dev: both are made read-only once
     # built, so that /tmp and /dev/shm are the only writable places. /proc/sys is read-only too: run
     # by root, the sandbox's uid is root's outside, which the kernel lets write its settings.
     command += ["--ro-bind", str(library), "/sandbox/lib",
                 "--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys",
                 "--ro-bind-try", "/proc/sysrq-trigger", "/proc/sysrq-trigger", "--dev", "/dev",
-                "--size", str(scratch_bytes), "--tmpfs", "/tmp",
                 "--size", str(scratch_bytes), "--tmpfs", "/dev/shm",
                 "--remount-ro", "/dev", "--remount-ro", "/",
                 "--chdir", "/tmp", python]
@@ -231,7 +243,9 @@ class Sandbox:
         finally:
             theirs.close()
         self.sock = ours
+        below_tmp = any(folder == "/tmp" or folder.startswith("/tmp/") for folder in _python_folders())
         config = {"front": front, "back": _site_packages(), "env": env, "scratch": scratch, "sweep_all": sweep,
+                  "bound_below_tmp": self.isolation == NAMESPACES and below_tmp,
                   "warm": self.warm}
         self._send(json.dumps(config).encode())
         self.ready = False

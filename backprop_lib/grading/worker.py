@@ -115,11 +115,12 @@ def _own_namespaces(libc: Any) -> bool:
     return True
 
 
-def _private_mounts(libc: Any, scratch_bytes: int) -> None:
-    """A fresh tmpfs on /tmp and /dev/shm and a /proc of this PID namespace, in this child's own mount namespace."""
+def _private_mounts(libc: Any, scratch_bytes: int, tmp: str) -> None:
+    """Fresh tmpfs on ``tmp`` and /dev/shm, and a /proc of this PID namespace, in the child's own mount namespace."""
     libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None)
     options = f"size={scratch_bytes},mode=1777".encode()
-    for folder in (b"/tmp", b"/dev/shm"):
+    os.makedirs(tmp, exist_ok=True)
+    for folder in (tmp.encode(), b"/dev/shm"):
         if os.path.isdir(folder) and libc.mount(b"tmpfs", folder, b"tmpfs", _MS_NOSUID | _MS_NODEV, options) != 0:
             os._exit(72)
     libc.mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None)  # refused: keep the old one
@@ -269,8 +270,10 @@ def _child(job: dict[str, Any], out: int, pid_pipe: int, scratch: str, libc: Any
                 _, status = os.waitpid(inner, 0)
                 os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-            _private_mounts(libc, job["limits"]["scratch_bytes"])
-            scratch = "/tmp/work"
+            # A Python environment under /tmp is bound below it: then the job's tmpfs goes one level down.
+            tmp = "/tmp" if job["private_tmp"] else "/tmp/job"
+            _private_mounts(libc, job["limits"]["scratch_bytes"], tmp)
+            scratch = f"{tmp}/work"
         else:
             os.write(pid_pipe, str(os.getpid()).encode())
         os.setsid()  # its own session and process group: a signal to "my group" cannot reach the worker
@@ -372,6 +375,7 @@ class Worker:
 
     def run_job(self, job: dict[str, Any]) -> None:
         job["namespaces"] = self.namespaces
+        job["private_tmp"] = not self.config.get("bound_below_tmp")
         scratch = os.path.join(self.scratch, "work")
         data_r, data_w = os.pipe()
         pid_r, pid_w = os.pipe()
