@@ -47,3 +47,21 @@ def test_check_judges_arrays_like_the_autograder():
     finally:
         del grading.QUESTIONS[question.id]
     assert from_plain(to_plain(np.asarray(2.5))).shape == ()
+
+
+def test_check_reads_results_as_the_autograder_does_and_never_raises():
+    question = Question(
+        id="01.demo_list", points=1, title="a list answer",
+        cases=lambda rng: [Case("f()", {})], probe=Probe(("f",), lambda ns, i: ns["f"]()),
+        reference=lambda i: {"key": "value"})
+    from backprop_lib import grading
+
+    grading.QUESTIONS[question.id] = question
+    try:
+        assert check(question.id, {"f": lambda: {"key": "value"}}).passed
+        # the autograder removes control characters from strings, and so does check()
+        assert check(question.id, {"f": lambda: {"key": "val\x1bue"}}).passed
+        too_big = check(question.id, {"f": lambda: list(range(300_000))})
+        assert too_big.result is None and "cannot be graded" in repr(too_big)
+    finally:
+        del grading.QUESTIONS[question.id]

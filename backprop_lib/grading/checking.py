@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .judge import NOT_IMPLEMENTED, PASSED, QuestionResult, judge
-from .plain import from_plain
+from .protocol import ProtocolError, decode_report
 from .spec import VISIBLE_SEED
 
 _COLOURS = {PASSED: "#2f855a", NOT_IMPLEMENTED: "#718096"}
@@ -60,4 +60,8 @@ def check(question_id: str, namespace: Mapping[str, Any] | None = None) -> Check
     ns = namespace if namespace is not None else vars(sys.modules["__main__"])
     cases = question.visible_cases()
     # run_cases returns encoded plain data; decode it as the autograder does, so both judge the same values
-    return CheckReport(judge(question, cases, from_plain(question.run(ns, cases)), VISIBLE_SEED))
+    try:
+        report = decode_report(question.run(ns, cases), len(cases))
+    except ProtocolError as exc:
+        return CheckReport(None, f"the answer's results cannot be graded: {exc}")
+    return CheckReport(judge(question, cases, report, VISIBLE_SEED))

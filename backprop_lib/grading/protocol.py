@@ -114,7 +114,8 @@ def _outcome(item: Any) -> dict[str, Any]:
     raise ProtocolError("a malformed outcome")
 
 
-def _report(data: Any, cases: int) -> dict[str, Any]:
+def decode_report(data: Any, cases: int) -> dict[str, Any]:
+    """A probe's report for ``cases`` cases, checked and decoded as the judge reads it."""
     if not isinstance(data, dict) or len(data) != 1:
         raise ProtocolError("a malformed report")
     (key, value), = data.items()
@@ -170,7 +171,7 @@ class Expectation:
             qid = message["report"]
             if qid != self.current_question or qid is None:
                 raise ProtocolError("a report out of place")
-            report = _report(message["data"], self.cases[qid])
+            report = decode_report(message["data"], self.cases[qid])
             self.current_question = None
             self.next_question += 1
             return {"report": qid, "data": report}
