@@ -1198,6 +1198,7 @@ class TestHoldingOn:
             attacked = grade_notebook(attacker, seed=1, limits=HOLD, sandbox=sandbox)
             replaced = sandbox.process.pid != worker
             after = grade_notebook(classmate, seed=1, limits=HOLD, sandbox=sandbox)
+        assert attacked.score == 8  # the signal went to its own group only: the answers all count
         assert after.score == 8
         assert not replaced, f"the submission's {sig} reached the worker, which had to be replaced"
 

@@ -10,7 +10,6 @@ wall-clock budget that no message extends, and a byte budget for everything it s
 """
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import time
@@ -347,6 +346,3 @@ def _grade(p: Path, nb: Mapping[str, Any], exercise: Exercise, cells: list[str],
     return SubmissionResult(exercise.number, clean_text(name, 200), seed, results, cell_errors, flags,
                             sandbox.isolation)
 
-
-def result_json(result: SubmissionResult) -> str:
-    return json.dumps(result.as_dict())
