@@ -11,7 +11,8 @@ from backprop_lib import gates, gradcheck
 from backprop_lib.grading import EXERCISES, check, find_question
 from backprop_lib.grading.ex03 import CIRCUIT_WRONG, GRADIENT_WRONG, MAX_WRONG, MUL_WRONG, NEURON_WRONG, REL_WRONG
 from backprop_lib.grading.judge import judge
-from backprop_lib.grading.plain import dumps, loads
+from backprop_lib.grading.plain import dumps
+from backprop_lib.grading.protocol import loads
 from backprop_lib.grading.runner import grade_notebook
 from notebook_text import find_notebook
 

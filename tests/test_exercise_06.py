@@ -10,7 +10,8 @@ from backprop_lib import Tensor, nn, optim
 from backprop_lib.grading import EXERCISES, check, find_question
 from backprop_lib.grading.ex06 import TARGET_ACCURACY
 from backprop_lib.grading.judge import judge
-from backprop_lib.grading.plain import from_plain, to_plain
+from backprop_lib.grading.plain import to_plain
+from backprop_lib.grading.protocol import plain_value as from_plain
 from backprop_lib.grading.runner import grade_notebook
 from backprop_lib.grading.spec import Outcome, close
 from notebook_text import find_notebook

@@ -8,7 +8,8 @@ from backprop_lib import Tensor, modes
 from backprop_lib.checkpoint import chain_cost as library_chain_cost
 from backprop_lib.grading import EXERCISES, check, find_question
 from backprop_lib.grading.judge import judge
-from backprop_lib.grading.plain import loads, dumps
+from backprop_lib.grading.plain import dumps
+from backprop_lib.grading.protocol import loads
 from backprop_lib.grading.spec import Outcome
 from notebook_text import find_notebook
 

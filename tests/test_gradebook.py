@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from backprop_lib.grading import gradebook
+from backprop_lib.grading import cgroups, gradebook
 from backprop_lib.grading.sandbox import isolation_level
 from notebook_text import find_notebook
 
@@ -90,20 +90,7 @@ def _live(pid: int) -> bool:
 
 def descendants(root: int) -> list[int]:
     """The live processes below ``root``: the grader's sandboxes and everything they started."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
-    found, todo = [], [root]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return [pid for pid in found if _live(pid)]
+    return [pid for pid in cgroups.descendants(root)[1:] if _live(pid)]
 
 
 def assert_all_gone(pids: list[int], seconds: float = 10.0) -> None:

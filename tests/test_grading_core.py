@@ -6,7 +6,8 @@ import pytest
 
 from backprop_lib.grading import Case, Question, check, close
 from backprop_lib.grading.probes import Probe
-from backprop_lib.grading.plain import NotPlain, from_plain, loads, dumps, to_plain
+from backprop_lib.grading.plain import NotPlain, dumps, to_plain
+from backprop_lib.grading.protocol import loads, plain_value as from_plain
 
 
 @pytest.mark.parametrize("value", [

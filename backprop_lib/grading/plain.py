@@ -2,8 +2,9 @@
 
 Student code may return objects that lie (``__eq__`` that is always true, ``__float__`` that
 changes each call). So the student's process converts results to plain data, which is encoded as
-JSON; the grader decodes it into Python numbers, strings, lists, dicts and numpy arrays that it
-built itself. Nothing the student wrote runs in the grader.
+JSON; the grader decodes it (``protocol.plain_value``, with its checks) into Python numbers,
+strings, lists, dicts and numpy arrays that it built itself. Nothing the student wrote runs in the
+grader.
 """
 from __future__ import annotations
 
@@ -52,30 +53,8 @@ def to_plain(x: Any, depth: int = 0) -> Any:
     raise NotPlain(f"a {type(x).__name__} (numbers, strings, lists, dicts or numpy arrays expected)")
 
 
-def from_plain(x: Any, depth: int = 0) -> Any:
-    """Rebuild numpy arrays in decoded JSON; everything else is already plain Python."""
-    if depth > MAX_DEPTH:
-        raise ValueError("nested too deeply")
-    if isinstance(x, dict):
-        if _ARRAY in x:
-            dtype = np.dtype(x["dtype"])
-            if dtype.kind not in _SAFE_KINDS:
-                raise ValueError(f"refusing an array of dtype {dtype}")
-            shape = tuple(int(n) for n in x["shape"])
-            data = np.frombuffer(base64.b64decode(x[_ARRAY]), dtype=dtype)
-            return data.reshape(shape).copy()
-        return {k: from_plain(v, depth + 1) for k, v in x.items()}
-    if isinstance(x, list):
-        return [from_plain(v, depth + 1) for v in x]
-    return x
-
-
 def dumps(x: Any) -> str:
     return json.dumps(to_plain(x))
-
-
-def loads(text: str) -> Any:
-    return from_plain(json.loads(text))
 
 
 def is_real(x: Any) -> bool:

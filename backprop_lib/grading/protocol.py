@@ -94,6 +94,11 @@ def plain_value(x: Any, depth: int = 0, budget: list[int] | None = None) -> Any:
     raise ProtocolError("a value that is not plain data")
 
 
+def loads(text: str) -> Any:
+    """``plain.dumps`` undone, as the judge reads a value."""
+    return plain_value(json.loads(text))
+
+
 def _strings(x: Any, limit: int, count: int, what: str) -> list[str]:
     if not isinstance(x, list) or len(x) > count or not all(isinstance(s, str) for s in x):
         raise ProtocolError(f"malformed {what}")

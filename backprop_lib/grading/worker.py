@@ -315,22 +315,25 @@ class _Frames:
     """Reassembles the child's frames and passes each on as ``b"C"`` + payload."""
 
     def __init__(self, worker: Worker):
-        self.worker, self.buffer = worker, b""
+        self.worker, self.buffer = worker, bytearray()
 
     def feed(self, chunk: bytes, target: int) -> bool:
         """False once the child has broken the framing (it is then killed)."""
         self.buffer += chunk
-        while len(self.buffer) >= HEADER.size:
-            (size,) = HEADER.unpack(self.buffer[:HEADER.size])
+        start = 0  # consumed frames are cut off once, at the end: no copy of the rest per frame
+        while len(self.buffer) - start >= HEADER.size:
+            (size,) = HEADER.unpack_from(self.buffer, start)
             if size > MAX_FRAME:
                 self.worker._kill(target)
                 self.worker.send({"overflow": True})
-                self.buffer = b""
+                self.buffer = bytearray()
                 return False
-            if len(self.buffer) < HEADER.size + size:
+            end = start + HEADER.size + size
+            if len(self.buffer) < end:
                 break
-            write_frame(self.worker.channel, b"C" + self.buffer[HEADER.size:HEADER.size + size])
-            self.buffer = self.buffer[HEADER.size + size:]
+            write_frame(self.worker.channel, b"C" + bytes(self.buffer[start + HEADER.size:end]))
+            start = end
+        del self.buffer[:start]
         return True
 
 
