@@ -15,6 +15,13 @@ The interface is micrograd's: ``Value(x)``, ``.data``, ``.grad``, arithmetic wit
 side, ``.relu() .tanh() .exp() .log() .sigmoid()`` and ``.backward()``. Unlike micrograd the
 topological sort is iterative (a chain of a million nodes is fine), and gradients behave as in
 PyTorch: leaves accumulate across ``backward()`` calls, intermediate nodes are recomputed.
+
+Arithmetic follows IEEE floats, as numpy and PyTorch do, where Python's ``math`` would raise: a
+result too large for a float is inf (``Value(1000.0).exp()``, ``Value(10.0) ** 400``), 0 to a
+negative power is inf (so the derivative of x ** 0.5 at 0 is inf), and nan propagates (``relu``
+of nan is nan). Two deliberate exceptions stop at the operation that went wrong, where PyTorch
+returns inf or nan: division by zero raises ``ZeroDivisionError`` and the log of a number <= 0
+raises ``ValueError``.
 """
 from __future__ import annotations
 
@@ -39,6 +46,15 @@ def _number(x: Any) -> float:
     return x.data if isinstance(x, Value) else x
 
 
+def _power(a: Any, k: float) -> Any:
+    """``a ** k`` on a float or a Value, with the IEEE result (inf) where Python's float power raises."""
+    try:
+        return a ** k
+    except (ZeroDivisionError, OverflowError):  # 0.0 ** -0.5, 10.0 ** 400
+        odd = float(k).is_integer() and k % 2 == 1
+        return math.copysign(math.inf, a) if odd else math.inf
+
+
 #: d(out)/d(input) for each input, from the output and the inputs (floats or Values alike).
 LOCAL_DERIVATIVES: dict[str, Callable[..., tuple]] = {
     "+": lambda out, a, b: (1.0, 1.0),
@@ -46,12 +62,12 @@ LOCAL_DERIVATIVES: dict[str, Callable[..., tuple]] = {
     "*": lambda out, a, b: (b, a),
     "/": lambda out, a, b: (1.0 / b, -out / b),
     "neg": lambda out, a: (-1.0,),
-    "**": lambda out, a, k: (k * a ** (k - 1) if k != 0 else 0.0,),  # a ** 0 is constant, even at a = 0
+    "**": lambda out, a, k: (k * _power(a, k - 1) if k != 0 else 0.0,),  # a ** 0 is constant, even at a = 0
     "exp": lambda out, a: (out,),
     "log": lambda out, a: (1.0 / a,),
     "tanh": lambda out, a: (1.0 - out * out,),
     "sigmoid": lambda out, a: (out * (1.0 - out),),
-    "relu": lambda out, a: (1.0 if _number(a) > 0.0 else 0.0,),
+    "relu": lambda out, a: (0.0 if _number(a) <= 0.0 else 1.0,),  # nan passes, as in PyTorch
 }
 
 
@@ -96,10 +112,9 @@ class Value:
     def __pow__(self, k: float) -> Value:
         if isinstance(k, Value) or isinstance(k, bool) or not isinstance(k, numbers.Real):
             raise TypeError(f"Value ** k needs a number k (int or float), got {type(k).__name__}")
-        y = self.data**k
-        if isinstance(y, complex):
+        if self.data < 0.0 and not float(k).is_integer():
             raise ValueError(f"{self.data} ** {k} is not a real number")
-        out = Value(y, (self,), "**")
+        out = Value(_power(self.data, k), (self,), "**")
         out._k = k
         return out
 
@@ -119,15 +134,20 @@ class Value:
         return Value(other) / self
 
     def relu(self) -> Value:
-        return Value(self.data if self.data > 0.0 else 0.0, (self,), "relu")
+        return Value(0.0 if self.data <= 0.0 else self.data, (self,), "relu")
 
     def tanh(self) -> Value:
         return Value(math.tanh(self.data), (self,), "tanh")
 
     def exp(self) -> Value:
-        return Value(math.exp(self.data), (self,), "exp")
+        try:
+            y = math.exp(self.data)
+        except OverflowError:  # past x = 709.78 e ** x is beyond the largest float
+            y = math.inf
+        return Value(y, (self,), "exp")
 
     def log(self) -> Value:
+        """ln(x); raises ``ValueError`` for x <= 0 (PyTorch gives -inf or nan), see the module docstring."""
         if self.data <= 0.0:
             raise ValueError(f"log of a non-positive number ({self.data})")
         return Value(math.log(self.data), (self,), "log")

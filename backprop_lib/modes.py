@@ -27,7 +27,7 @@ import numpy as np
 
 from . import engine
 from .engine import Value
-from .tensor import Tensor
+from .tensor import Tensor, _check_matmul_shapes
 
 Point = float | np.ndarray
 
@@ -65,12 +65,7 @@ def _operand(other: Any, op: str) -> tuple[Point, Point | None]:
 
 
 def _matmul(a: Any, b: Any) -> Any:
-    if np.ndim(a) == 0 or np.ndim(b) == 0:
-        raise ValueError(f"matmul needs arrays of at least 1 dimension, got shapes {np.shape(a)} and {np.shape(b)}")
-    inner_b = np.shape(b)[0] if np.ndim(b) == 1 else np.shape(b)[-2]
-    if np.shape(a)[-1] != inner_b:
-        raise ValueError(f"matmul of shapes {np.shape(a)} and {np.shape(b)}: "
-                         f"inner dimensions {np.shape(a)[-1]} and {inner_b} differ")
+    _check_matmul_shapes(np.shape(a), np.shape(b))
     return a @ b
 
 
@@ -196,8 +191,8 @@ class Dual:
         return _make(s, s * (1.0 - s) * self.tangent)
 
     def relu(self) -> Dual:
-        on = np.asarray(self.value) > 0  # derivative 0 at the kink, as the Tensor engine does
-        return _make(np.where(on, self.value, 0.0), np.where(on, self.tangent, 0.0))
+        off = np.asarray(self.value) <= 0  # derivative 0 at the kink; nan passes, as in the Tensor engine
+        return _make(np.where(off, 0.0, self.value), np.where(off, 0.0, self.tangent))
 
     def sin(self) -> Dual:
         return _make(np.sin(self.value), np.cos(self.value) * self.tangent)

@@ -11,6 +11,7 @@ network's input data never gets a gradient, so no work is spent on one.
 """
 from __future__ import annotations
 
+import math
 import numbers
 from operator import attrgetter
 from typing import Any
@@ -35,13 +36,18 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
-    if extra > 0 and grad.shape[extra:] == shape:  # the common case: a bias added to every row
+    if extra > 0 and shape and grad.shape[extra:] == shape:  # the common case: a bias added to every row
         return grad.sum(axis=tuple(range(extra)))
     if extra < 0 or any(n not in (1, m) for n, m in zip(shape, grad.shape[extra:])):
         raise ValueError(f"a gradient of shape {grad.shape} does not fit an input of shape {shape}")
     axes = tuple(range(extra)) + tuple(extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
     out = grad.sum(axis=axes, keepdims=True) if axes else grad
     return out.reshape(shape)
+
+
+def _unpromoting(x: Any) -> Any:
+    """A numpy scalar as the Python number it holds: as in PyTorch, a scalar never changes a tensor's dtype."""
+    return x.item() if isinstance(x, np.generic) else x
 
 
 def _to_array(data: Any) -> np.ndarray:
@@ -60,8 +66,10 @@ class Tensor:
     """A numpy array in a computational graph, with a PyTorch-like interface.
 
     ``Tensor(array_like, requires_grad=False)``; integer and boolean data become float64, float32
-    stays float32. A numpy array is used as it is, not copied (like ``torch.from_numpy``).
-    ``.grad`` is ``None`` until ``backward()`` reaches the tensor, then an array of ``.data``'s shape.
+    stays float32, and a Python or numpy scalar on the other side of an operator keeps it so
+    (``x / np.float64(2)`` is float32 for a float32 ``x``). A numpy array is used as it is, not
+    copied (like ``torch.from_numpy``). ``.grad`` is ``None`` until ``backward()`` reaches the
+    tensor, then an array of ``.data``'s shape and dtype.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_prev", "_fn", "_ctx", "label", "__weakref__")
@@ -133,14 +141,14 @@ class Tensor:
 
     # --- operators --------------------------------------------------------------------------------
 
-    def __add__(self, other): return Add.apply(self, other)
-    def __radd__(self, other): return Add.apply(other, self)
-    def __sub__(self, other): return Sub.apply(self, other)
-    def __rsub__(self, other): return Sub.apply(other, self)
-    def __mul__(self, other): return Mul.apply(self, other)
-    def __rmul__(self, other): return Mul.apply(other, self)
-    def __truediv__(self, other): return Div.apply(self, other)
-    def __rtruediv__(self, other): return Div.apply(other, self)
+    def __add__(self, other): return Add.apply(self, _unpromoting(other))
+    def __radd__(self, other): return Add.apply(_unpromoting(other), self)
+    def __sub__(self, other): return Sub.apply(self, _unpromoting(other))
+    def __rsub__(self, other): return Sub.apply(_unpromoting(other), self)
+    def __mul__(self, other): return Mul.apply(self, _unpromoting(other))
+    def __rmul__(self, other): return Mul.apply(_unpromoting(other), self)
+    def __truediv__(self, other): return Div.apply(self, _unpromoting(other))
+    def __rtruediv__(self, other): return Div.apply(_unpromoting(other), self)
     def __matmul__(self, other): return MatMul.apply(self, other)
     def __rmatmul__(self, other): return MatMul.apply(other, self)
     def __neg__(self): return Neg.apply(self)
@@ -149,7 +157,7 @@ class Tensor:
     def __pow__(self, k: float) -> Tensor:
         if isinstance(k, (Tensor, bool)) or not isinstance(k, numbers.Real):
             raise TypeError(f"Tensor ** k needs a number k, got {type(k).__name__}")
-        return Pow.apply(self, k=k)
+        return Pow.apply(self, k=_unpromoting(k))
 
     def sum(self, axis=None, keepdims: bool = False) -> Tensor:
         return Sum.apply(self, axis=axis, keepdims=keepdims)
@@ -158,6 +166,7 @@ class Tensor:
         return Mean.apply(self, axis=axis, keepdims=keepdims)
 
     def max(self, axis=None, keepdims: bool = False) -> Tensor:
+        """Maximum over ``axis`` (None for all, an int or a tuple of ints); see ``Max`` for ties."""
         return Max.apply(self, axis=axis, keepdims=keepdims)
 
     def relu(self) -> Tensor: return ReLU.apply(self)
@@ -210,10 +219,13 @@ class Tensor:
         for node in reversed(topo):
             g = grads.pop(node)
             fn = node._fn
-            if fn is None:
-                node.grad = g if node.grad is None else node.grad + g
-                continue
+            if fn is None and node.grad is not None:
+                g = node.grad + g  # a leaf accumulates across backward calls
+            if g.__class__ is not np.ndarray:  # arithmetic on 0-d arrays gives numpy scalars
+                g = np.asarray(g)
             node.grad = g
+            if fn is None:
+                continue
             ctx = node._ctx
             out = fn.backward(ctx, g)
             if not isinstance(out, tuple):
@@ -333,18 +345,28 @@ class Pow(Function):
         return g * (k * np.power(a, k - 1))
 
 
+def _check_matmul_shapes(a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> None:
+    """Raise a ``ValueError`` naming matmul and both shapes when ``A @ B`` is undefined for them."""
+    if not a_shape or not b_shape:
+        raise ValueError(f"matmul needs arrays of at least 1 dimension, got shapes {a_shape} and {b_shape}")
+    inner_b = b_shape[0] if len(b_shape) == 1 else b_shape[-2]
+    if a_shape[-1] != inner_b:
+        raise ValueError(f"matmul of shapes {a_shape} and {b_shape}: inner dimensions {a_shape[-1]} and {inner_b} differ")
+    if len(a_shape) > 2 and len(b_shape) > 2:
+        try:
+            np.broadcast_shapes(a_shape[:-2], b_shape[:-2])
+        except ValueError:
+            raise ValueError(f"matmul of shapes {a_shape} and {b_shape}: batch dimensions {a_shape[:-2]} "
+                             f"and {b_shape[:-2]} do not broadcast") from None
+
+
 class MatMul(Function):
     """Y = A B. dL/dA = dL/dY B^T and dL/dB = A^T dL/dY: no Jacobian is ever formed."""
 
     @staticmethod
     def forward(ctx, a, b):
         a, b = np.asarray(a), np.asarray(b)
-        if a.ndim == 0 or b.ndim == 0:
-            raise ValueError(f"matmul needs arrays of at least 1 dimension, got shapes {a.shape} and {b.shape}")
-        inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
-        if a.shape[-1] != inner_b:
-            raise ValueError(
-                f"matmul of shapes {a.shape} and {b.shape}: inner dimensions {a.shape[-1]} and {inner_b} differ")
+        _check_matmul_shapes(a.shape, b.shape)
         ctx.save_for_backward(a, b)
         return a @ b
 
@@ -376,10 +398,21 @@ class MatMul(Function):
 
 
 def _norm_axis(axis, ndim: int) -> tuple[int, ...]:
+    """``axis`` (None, an int or a tuple of ints) as the tuple of axes it names, each in 0..ndim-1."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    return tuple(a % ndim if ndim else a for a in axes)
+    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    if any(not -ndim <= a < ndim for a in axes) or len({a % ndim for a in axes}) != len(axes):
+        raise ValueError(f"axis {axis} does not name distinct axes of a tensor with {ndim} dimensions")
+    return tuple(a % ndim for a in axes)
+
+
+def _check_not_empty(op: str, shape: tuple[int, ...], axes: tuple[int, ...], axis) -> None:
+    """Refuse to reduce over a zero-length axis: the max of no numbers is undefined."""
+    for a in axes:
+        if shape[a] == 0:
+            raise ValueError(f"{op} over axis={axis} of a tensor of shape {shape}: axis {a} is empty, "
+                             f"and the {op} of no numbers is undefined")
 
 
 def _expand_like(g: np.ndarray, shape: tuple, axis, keepdims: bool) -> np.ndarray:
@@ -417,47 +450,46 @@ class Mean(Function):
 
 
 class Max(Function):
-    """Maximum over an axis; the whole gradient goes to the winner (the first one on a tie)."""
+    """Maximum over an axis or several; the whole gradient goes to the winner.
+
+    On a tie the winner is the first of the tied entries in row-major order (PyTorch's
+    ``max(dim)`` also picks one, while its ``amax`` splits the gradient among the ties). A
+    zero-length axis that is kept gives an empty result; reducing over one raises ``ValueError``.
+    """
 
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
         a = np.asarray(a)
-        if a.size == 0:
-            raise ValueError("max of an empty tensor")
-        if axis is not None and not isinstance(axis, int):
-            raise TypeError("max takes a single axis (an int) or None")
-        ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
-        flat = a.reshape(-1) if axis is None else a
-        idx = np.expand_dims(np.argmax(flat, axis=0 if axis is None else axis), 0 if axis is None else axis)
-        ctx.idx = idx
-        out = np.take_along_axis(flat, idx, axis=0 if axis is None else axis)
-        if axis is None:
-            return out.reshape((1,) * a.ndim) if keepdims else out.reshape(())
-        return out if keepdims else np.squeeze(out, axis)
+        axes = tuple(sorted(_norm_axis(axis, a.ndim)))
+        _check_not_empty("max", a.shape, axes, axis)
+        kept = [i for i in range(a.ndim) if i not in axes]
+        # the reduced axes moved to the end and flattened into one: the winner is an index along it
+        moved = np.transpose(a, kept + list(axes))
+        rows = moved.reshape(moved.shape[:len(kept)] + (math.prod(a.shape[i] for i in axes),))
+        idx = np.expand_dims(np.argmax(rows, axis=-1), -1)
+        ctx.order, ctx.moved_shape, ctx.rows_shape, ctx.idx = kept + list(axes), moved.shape, rows.shape, idx
+        out_shape = tuple(1 if i in axes else n for i, n in enumerate(a.shape)) if keepdims else moved.shape[:len(kept)]
+        return np.take_along_axis(rows, idx, axis=-1).reshape(out_shape)
 
     @staticmethod
     def backward(ctx, g):
-        shape, axis = ctx.shape, ctx.axis
-        if axis is None:
-            grad = np.zeros(int(np.prod(shape)), dtype=g.dtype)
-            grad[ctx.idx[0]] = g.reshape(())
-            return grad.reshape(shape)
-        grad = np.zeros(shape, dtype=g.dtype)
-        g = g if ctx.keepdims else np.expand_dims(g, axis)
-        np.put_along_axis(grad, ctx.idx, g, axis=axis)
-        return grad
+        grad = np.zeros(ctx.rows_shape, dtype=g.dtype)
+        np.put_along_axis(grad, ctx.idx, g.reshape(ctx.idx.shape), axis=-1)
+        return np.transpose(grad.reshape(ctx.moved_shape), np.argsort(ctx.order))
 
 
 class ReLU(Function):
+    """max(x, 0); nan stays nan and passes its gradient, as in PyTorch (and ``Value.relu``)."""
+
     @staticmethod
     def forward(ctx, a):
-        ctx.save_for_backward(a > 0)
+        ctx.save_for_backward(a <= 0)
         return np.maximum(a, 0)
 
     @staticmethod
     def backward(ctx, g):
-        (mask,) = ctx.saved_tensors
-        return np.where(mask, g, 0)  # not g * mask, which would give -0.0 for a negative g
+        (blocked,) = ctx.saved_tensors
+        return np.where(blocked, 0, g)  # not g * mask, which would give -0.0 for a negative g
 
 
 def _sigmoid(a: np.ndarray) -> np.ndarray:
@@ -560,6 +592,8 @@ class GetItem(Function):
         a = np.asarray(a)
         if isinstance(index, Tensor):
             index = index.data.astype(np.intp)
+        elif isinstance(index, tuple):
+            index = tuple(i.data.astype(np.intp) if isinstance(i, Tensor) else i for i in index)
         ctx.shape, ctx.dtype, ctx.index = a.shape, a.dtype, index
         return a[index]
 
@@ -574,13 +608,21 @@ class GetItem(Function):
 
 
 class LogSoftmax(Function):
-    """log softmax(x) = x - logsumexp(x); VJP: g - softmax(x) * sum(g)."""
+    """log softmax(x) = x - logsumexp(x); VJP: g - softmax(x) * sum(g).
+
+    An input with no entries (a zero-length axis, the softmax axis included) gives an empty
+    result of its shape, as in PyTorch.
+    """
 
     @staticmethod
     def forward(ctx, a, axis=-1):
         a = np.asarray(a)
-        shifted = a - a.max(axis=axis, keepdims=True)
-        out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        if a.size:
+            shifted = a - a.max(axis=axis, keepdims=True)
+            out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        else:  # nothing to normalise, and the max that the shift needs is undefined
+            _norm_axis(axis, a.ndim)  # an axis that does not exist is still refused
+            out = np.empty_like(a)
         ctx.save_for_backward(out)
         ctx.axis = axis
         return out
@@ -603,6 +645,8 @@ class CrossEntropy(Function):
         if logits.ndim != 2:
             raise ValueError(f"cross_entropy needs logits of shape (N, C), got {logits.shape}")
         n, c = logits.shape
+        if c == 0:
+            raise ValueError(f"cross_entropy needs at least one class, got logits of shape {logits.shape}")
         if t.shape != (n,):
             raise ValueError(f"cross_entropy needs targets of shape ({n},) for logits {logits.shape}, got {t.shape}")
         if t.dtype.kind == "f" and np.any(t != np.round(t)):

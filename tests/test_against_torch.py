@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from backprop_lib import Tensor, cross_entropy, mse  # noqa: E402
+from backprop_lib import Tensor, Value, cross_entropy, mse  # noqa: E402
 from backprop_lib.gradcheck import rel_error  # noqa: E402
 
 F = torch.nn.functional
@@ -94,7 +94,20 @@ CASES = {
     "int_index": (lambda a: a[-1], lambda a: a[-1], [randn(3, 4)]),
     "fancy_repeated": (lambda a: a[[0, 2, 0, 0]], lambda a: a[[0, 2, 0, 0]], [randn(3, 4)]),
     "fancy_pairs": (lambda a: a[[0, 1, 1], [3, 3, 0]], lambda a: a[[0, 1, 1], [3, 3, 0]], [randn(3, 4)]),
+    "max_axes": (lambda a: a.max(axis=(0, 2)), lambda a: a.amax(dim=(0, 2)), [randn(3, 4, 2)]),
+    "max_axes_keepdims": (
+        lambda a: a.max(axis=(-1, 0), keepdims=True),
+        lambda a: a.amax(dim=(-1, 0), keepdim=True),
+        [randn(3, 4, 2)],
+    ),
+    "max_axis_of_empty_rows": (lambda a: a.max(axis=1), lambda a: a.max(dim=1).values, [randn(0, 3)]),
+    "tensor_index_in_tuple": (
+        lambda a: a[:, Tensor([0, 0, 2])],
+        lambda a: a[:, torch.tensor([0, 0, 2])],
+        [randn(3, 4)],
+    ),
     "log_softmax": (lambda a: a.log_softmax(), lambda a: F.log_softmax(a, dim=-1), [randn(4, 5) * 3]),
+    "log_softmax_of_empty_rows": (lambda a: a.log_softmax(), lambda a: F.log_softmax(a, dim=-1), [randn(2, 0)]),
     "log_softmax_axis0": (lambda a: a.log_softmax(axis=0), lambda a: F.log_softmax(a, dim=0), [randn(4, 5) * 3]),
     "mse": (lambda a, b: mse(a, b), lambda a, b: F.mse_loss(a, b), [randn(4, 3), randn(4, 3, seed=1)]),
 }
@@ -123,6 +136,52 @@ def test_max_ties_follow_torch_on_an_axis():
     # torch.max(dim) sends the gradient to the index it returns; with ties, both pick the first
     x = np.array([[1.0, 5.0, 5.0], [7.0, 2.0, 7.0]])
     compare(lambda a: a.max(axis=1), lambda a: a.max(dim=1).values, [x])
+
+
+def test_relu_of_nan_matches_torch_in_tensor_and_value():
+    x = np.array([np.nan, -1.0, 0.0, 2.0])
+    ours, theirs = Tensor(x.copy(), requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, ty = ours.relu(), torch.relu(theirs)
+    y.backward(np.ones(4))
+    ty.backward(torch.ones(4, dtype=torch.float64))
+    np.testing.assert_array_equal(y.data, ty.detach().numpy())
+    np.testing.assert_array_equal(ours.grad, theirs.grad.numpy())
+    values = [Value(xi) for xi in x]
+    for v, out, g in zip(values, y.data, theirs.grad.numpy()):
+        r = v.relu()
+        r.backward()
+        np.testing.assert_array_equal([r.data, v.grad], [out, g])
+
+
+@pytest.mark.parametrize("x, f", [(0.0, lambda a: a**0.5), (0.0, lambda a: a**0.25), (0.0, lambda a: a**-1),
+                                  (1000.0, lambda a: a.exp()), (10.0, lambda a: a**400), (-10.0, lambda a: a**401),
+                                  (1000.0, lambda a: a.sigmoid()), (-1000.0, lambda a: a.tanh())])
+def test_value_gives_inf_where_torch_does(x, f):
+    v, t = Value(x), torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    out, tout = f(v), f(t)
+    out.backward()
+    tout.backward()
+    assert out.data == tout.item() and v.grad == t.grad.item()
+
+
+def test_value_refuses_log_of_zero_and_division_by_zero_where_torch_gives_inf():
+    # the two deliberate differences the engine's docstring states
+    zero = torch.tensor(0.0, dtype=torch.float64)
+    assert zero.log().item() == -np.inf and (1.0 / zero).item() == np.inf
+    with pytest.raises(ValueError, match="non-positive"):
+        Value(0.0).log()
+    with pytest.raises(ZeroDivisionError):
+        1.0 / Value(0.0)
+
+
+@pytest.mark.parametrize("scalar", [np.float64(2.0), np.int64(3), 2.5])
+@pytest.mark.parametrize("op", [lambda t, s: t / s, lambda t, s: s / t, lambda t, s: t * s, lambda t, s: s - t,
+                                lambda t, s: t + s, lambda t, s: t**s])
+def test_a_scalar_keeps_float32_as_in_torch(op, scalar):
+    x = np.array([1.0, 2.0, 4.0], np.float32)
+    ours, theirs = op(Tensor(x), scalar), op(torch.tensor(x), scalar)
+    assert theirs.dtype == torch.float32 and ours.dtype == np.float32
+    assert rel_error(ours.data, theirs.numpy()) < 1e-6
 
 
 def mlp_ours(x, params, y):
