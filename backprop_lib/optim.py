@@ -6,7 +6,9 @@ The update formulas are PyTorch's, term for term, so that a trajectory computed 
 computed with ``torch.optim`` in float64 to rounding error.
 
 Parameters are updated in place (``p.data`` keeps its identity, so the model sees the new
-values); gradient arrays are never modified: clipping replaces ``p.grad`` by a new array.
+values), and each update adds 1 to the parameter's version, so that a backward pass through a
+graph that saved the parameter before the step raises instead of using the new values. Gradient
+arrays are never modified: clipping replaces ``p.grad`` by a new array.
 """
 from __future__ import annotations
 
@@ -81,6 +83,7 @@ class Optimizer:
                 raise ValueError(f"{type(self).__name__}.step: parameter {i} has shape {p.shape} "
                                  f"but its gradient has shape {np.shape(p.grad)}")
             self._update(p, p.grad, self.state.setdefault(id(p), {}))
+            p._version += 1
 
     def _update(self, p: Tensor, g: np.ndarray, state: dict) -> None:
         raise NotImplementedError(f"{type(self).__name__} must define _update(p, grad, state)")

@@ -8,6 +8,15 @@ up the gradients of values used more than once.
 
 Only tensors with ``requires_grad=True``, and what is computed from them, enter the graph: a
 network's input data never gets a gradient, so no work is spent on one.
+
+A backward pass needs the arrays its forward pass saved. Every in-place change the library makes
+to a tensor (an optimiser's step) adds 1 to its version, ``_version``; the versions of an
+operation's inputs are noted when it saves arrays, and ``backward()`` raises a ``RuntimeError``
+if an input whose array was saved has changed since, as PyTorch does. PyTorch saves only what the
+needed gradients read, so it lets ``x @ W`` with a constant ``x`` through a step of ``W``; here
+MatMul and Mul keep both operands, and the check refuses that too. Writes to ``.data`` by user
+code (``w.data[0] += h`` in a gradient check) are not counted: they change what an old graph
+computes without a word.
 """
 from __future__ import annotations
 
@@ -72,7 +81,7 @@ class Tensor:
     tensor, then an array of ``.data``'s shape and dtype.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_prev", "_fn", "_ctx", "label", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_prev", "_fn", "_ctx", "label", "_version", "__weakref__")
     _is_node = True
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operator
 
@@ -84,6 +93,7 @@ class Tensor:
         self._fn = None
         self._ctx = None
         self.label = label
+        self._version = 0
 
     @classmethod
     def _from_function(cls, out: Any, fn: type, ctx: Context, parents: tuple) -> Tensor:
@@ -95,6 +105,9 @@ class Tensor:
         t._fn = fn
         t._ctx = ctx
         t.label = ""
+        t._version = 0
+        if ctx.saved_tensors:  # backward will read these arrays: note the inputs' versions now
+            ctx.versions = [p._version for p in parents]
         return t
 
     # --- array-like conveniences ----------------------------------------------------------------
@@ -227,6 +240,8 @@ class Tensor:
             if fn is None:
                 continue
             ctx = node._ctx
+            if ctx.saved_tensors and ctx.versions != [p._version for p in node._prev]:
+                _check_saved_inputs(node)
             out = fn.backward(ctx, g)
             if not isinstance(out, tuple):
                 out = (out,)
@@ -242,6 +257,20 @@ class Tensor:
                     pg = _fit(pg, parent, fn, slot, g)
                 acc = grads.get(parent)
                 grads[parent] = pg if acc is None else acc + pg
+
+
+def _check_saved_inputs(node: Tensor) -> None:
+    """Raise if an input whose array the node's forward saved was changed in place since."""
+    ctx = node._ctx
+    for parent, slot, then in zip(node._prev, ctx.grad_slots, ctx.versions):
+        if parent._version != then and any(isinstance(s, np.ndarray) and np.shares_memory(s, parent.data)
+                                           for s in ctx.saved_tensors):
+            name = f" '{parent.label}'" if parent.label else ""
+            raise RuntimeError(
+                f"backward through {node._fn.__name__}: its input {slot}, the tensor{name} of shape "
+                f"{parent.shape}, was changed in place after the forward pass saved it (version {then} "
+                f"then, {parent._version} now), by an optimiser step or another in-place update; "
+                f"run the forward pass again after changing it")
 
 
 def _fit(pg: Any, parent: Tensor, fn: type, slot: int, upstream: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from backprop_lib import Tensor, Value, cross_entropy, mse  # noqa: E402
+from backprop_lib.optim import SGD  # noqa: E402
 from backprop_lib.gradcheck import rel_error  # noqa: E402
 
 F = torch.nn.functional
@@ -182,6 +183,28 @@ def test_a_scalar_keeps_float32_as_in_torch(op, scalar):
     ours, theirs = op(Tensor(x), scalar), op(torch.tensor(x), scalar)
     assert theirs.dtype == torch.float32 and ours.dtype == np.float32
     assert rel_error(ours.data, theirs.numpy()) < 1e-6
+
+
+@pytest.mark.parametrize("f, raises", [(lambda w: (w**2).sum(), True), (lambda w: (w * w).sum(), True),
+                                       (lambda w: w.log().sum(), True), (lambda w: (w + 1).sum(), False),
+                                       (lambda w: w.exp().sum(), False)])
+def test_backward_after_an_optimiser_step_raises_where_torch_does(f, raises):
+    w0 = np.array([1.0, 2.0, 3.0])
+    w, tw = Tensor(w0.copy(), requires_grad=True), torch.tensor(w0, requires_grad=True)
+    loss, tloss = f(w), f(tw)
+    loss.backward()
+    tloss.backward(retain_graph=True)
+    SGD([w], lr=0.1).step()
+    torch.optim.SGD([tw], lr=0.1).step()
+    if raises:
+        with pytest.raises(RuntimeError, match="changed in place"):
+            loss.backward()
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            tloss.backward()
+    else:
+        loss.backward()
+        tloss.backward()
+        assert rel_error(w.grad, tw.grad.numpy()) < 1e-12
 
 
 def mlp_ours(x, params, y):

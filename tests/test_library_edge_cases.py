@@ -1,5 +1,5 @@
 """The library at its edges: 0-d gradients, nan and inf, empty reductions, axis tuples, indices in
-tuples, scalar dtypes, and shapes that matmul refuses."""
+tuples, scalar dtypes, in-place changes under a recorded graph, and shapes that matmul refuses."""
 import math
 import re
 
@@ -10,6 +10,7 @@ from backprop_lib import Tensor, Value, cross_entropy, unbroadcast
 from backprop_lib.engine import grad
 from backprop_lib.gradcheck import numerical_gradient, rel_error
 from backprop_lib.modes import Dual
+from backprop_lib.optim import SGD, Adam, RMSprop
 
 
 def assert_grad_fits(t):
@@ -263,6 +264,96 @@ def test_a_python_or_numpy_scalar_keeps_a_float32_tensor_float32(op, scalar):
 def test_a_float64_array_still_promotes_a_float32_tensor_as_numpy_does():
     y = Tensor(np.ones(3, np.float32)) * np.array([1.0, 2.0, 3.0])
     assert y.dtype == np.float64
+
+
+# --- a parameter changed in place after the forward pass ------------------------------------------------------
+
+
+def linear_loss(W, b):
+    x = Tensor(np.arange(6.0).reshape(2, 3))
+    return (x @ W + b).relu().sum()
+
+
+def params():
+    rng = np.random.default_rng(5)
+    return (Tensor(rng.standard_normal((3, 2)), requires_grad=True, label="weight"),
+            Tensor(rng.standard_normal(2) + 5, requires_grad=True, label="bias"))
+
+
+@pytest.mark.parametrize("make", [lambda ps: SGD(ps, lr=0.1), lambda ps: SGD(ps, lr=0.1, momentum=0.9),
+                                  lambda ps: Adam(ps), lambda ps: RMSprop(ps)])
+def test_backward_through_a_saved_parameter_after_a_step_raises_naming_it(make):
+    W, b = params()
+    loss = linear_loss(W, b)
+    loss.backward()
+    make([W, b]).step()
+    with pytest.raises(RuntimeError, match=r"backward through MatMul: its input 1, the tensor 'weight' of shape "
+                                           r"\(3, 2\), was changed in place .*version 0 then, 1 now"):
+        loss.backward()
+
+
+def test_every_step_adds_one_to_the_version_of_each_parameter_it_moves():
+    W, b = params()
+    opt = SGD([W, b], lr=0.1)
+    linear_loss(W, b).backward()
+    opt.step()
+    opt.step()
+    assert (W._version, b._version) == (2, 2)
+    b.grad = None
+    opt.step()
+    assert (W._version, b._version) == (3, 2)
+
+
+def test_a_fresh_forward_pass_after_a_step_backpropagates_normally():
+    W, b = params()
+    opt = SGD([W, b], lr=0.1)
+    for _ in range(3):
+        opt.zero_grad()
+        linear_loss(W, b).backward()
+        opt.step()
+    assert W.grad.shape == (3, 2)
+
+
+def test_a_parameter_whose_array_no_op_saved_may_change_as_in_pytorch():
+    # b is only added (Add saves nothing) and W only goes through exp (which saves its output)
+    W, b = params()
+    loss = (W.exp().sum(axis=0) + b).sum()
+    loss.backward()
+    SGD([W, b], lr=0.1).step()
+    loss.backward()
+    np.testing.assert_array_equal(b.grad, [2.0, 2.0])
+
+
+def test_writes_to_data_by_user_code_are_not_tracked():
+    # documented: a gradient check may perturb .data in place between backward calls
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    loss = (w * w).sum()
+    loss.backward()
+    w.data[0] += 1.0
+    loss.backward()
+    np.testing.assert_array_equal(w.grad, [2.0 + 4.0, 8.0])
+    assert w._version == 0
+
+
+def test_a_gradient_check_that_perturbs_data_in_place_still_works():
+    rng = np.random.default_rng(2)
+    W = Tensor(rng.standard_normal((3, 2)), requires_grad=True)
+    x = Tensor(rng.standard_normal((4, 3)))
+
+    def loss():
+        return ((x @ W).tanh() ** 2).sum()
+
+    loss().backward()
+    numeric = np.zeros_like(W.data)
+    for i in np.ndindex(W.shape):
+        old = W.data[i]
+        W.data[i] = old + 1e-5
+        plus = loss().item()
+        W.data[i] = old - 1e-5
+        minus = loss().item()
+        W.data[i] = old
+        numeric[i] = (plus - minus) / 2e-5
+    assert rel_error(W.grad, numeric) < 1e-7
 
 
 # --- matmul shapes that do not fit -----------------------------------------------------------------------------
