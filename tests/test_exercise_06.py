@@ -9,6 +9,7 @@ import pytest
 from backprop_lib import Tensor, nn, optim
 from backprop_lib.grading import EXERCISES, check, find_question
 from backprop_lib.grading.ex06 import TARGET_ACCURACY
+from backprop_lib.grading.probes.ex06 import dataset, forward
 from backprop_lib.grading.judge import judge
 from backprop_lib.grading.plain import to_plain
 from backprop_lib.grading.protocol import plain_value as from_plain
@@ -259,48 +260,47 @@ def test_train_reaches_the_target_and_an_untrained_network_does_not():
     assert f"at least {TARGET_ACCURACY:g}" in untrained.feedback
 
 
-def test_calling_the_library_instead_earns_nothing():
-    def engine_backward(params, cache, grad_out):
-        leaves = {k: Tensor(v, requires_grad=True) for k, v in params.items()}
-        hidden = (Tensor(cache["X"]) @ leaves["W1"] + leaves["b1"]).relu()
-        ((hidden @ leaves["W2"] + leaves["b2"]) * Tensor(grad_out)).sum().backward()
-        return {k: leaf.grad for k, leaf in leaves.items()}
-
-    def library_train(X, y):
-        model = nn.MLP([X.shape[1], 8, int(y.max()) + 1])
-        nn.train(model, X, y, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), epochs=1)
-        (W1, b1), (W2, b2) = ((layer.weight.data, layer.bias.data) for layer in model.layers)
-        return {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
-
-    for question, answer, name in [("06.mlp_backward", engine_backward, "backward"),
-                                   ("06.train", library_train, "train")]:
-        result = grade(question, answer)
-        assert result.status == "uses reference"
-        assert f"`{name}`" in result.feedback
+def memorise(X, y, hidden=300, seed=0):
+    """A ReLU network that interpolates its training points: random hidden units, output weights
+    solved by least squares. It classifies 99% of the training spirals and far fewer fresh ones."""
+    rng = np.random.default_rng(seed)
+    C = int(y.max()) + 1
+    W1, b1 = rng.standard_normal((X.shape[1], hidden)), rng.uniform(-1, 1, hidden)
+    W2 = np.linalg.lstsq(np.maximum(X @ W1 + b1, 0), np.eye(C)[y], rcond=None)[0]
+    return {"W1": W1, "b1": b1, "W2": W2, "b2": np.zeros(C)}
 
 
-def test_a_hard_coded_answer_fails_on_fresh_inputs():
-    q = find_question("06.mlp_backward")
-    remembered = [mlp_backward(c.inputs["params"], mlp_forward(c.inputs["params"], c.inputs["X"], c.inputs["activation"])[1],
-                               c.inputs["grad_out"]) for c in q.visible_cases()]
-    answers = iter(remembered * 3)
-    assert grade("06.mlp_backward", lambda p, c, G: next(answers), seed=99).status == "failed"
+def test_train_is_judged_on_held_out_points_the_sandbox_never_sees():
+    q = find_question("06.train")
+    for seed in range(3):
+        for case in q.draw_cases(seed):
+            assert set(case.inputs) == {"dataset", "seed"} and case.hidden["held_out"] != case.inputs["seed"]
+    X, y = dataset("spirals", q.visible_cases()[0].inputs["seed"])
+    assert np.mean(np.argmax(forward(memorise(X, y), X)[0], axis=1) == y) > 0.98
+    result = grade("06.train", memorise)
+    assert result.status == "failed"
+    assert "on held-out points" in result.feedback and "fits its training points but not the data set" in result.feedback
 
 
-def test_visible_cases_are_the_same_every_time_and_probes_return_plain_data():
-    for question in EXERCISES["06"].questions:
-        first, again = question.visible_cases(), question.visible_cases()
-        assert 1 <= len(first) <= 3
-        assert [c.name for c in first] == [c.name for c in again]
-        assert json.dumps(to_plain(list(first[0].inputs.values())), default=str) == \
-            json.dumps(to_plain(list(again[0].inputs.values())), default=str)
-        if question.id != "06.train":
-            value = question.probe({SYMBOL[question.id]: RIGHT[question.id]}, first[0].inputs)
-            assert close(from_plain(json.loads(json.dumps(to_plain(value)))), value, rtol=0, atol=0)
+@pytest.mark.parametrize(("hidden", "lr", "steps"), [(50, 2.0, 500), (20, 1.0, 300)])
+def test_reasonable_recipes_clear_the_target_with_a_margin_on_every_seed(hidden, lr, steps):
+    """The target sits well below what the lesson's recipe and a weak one reach (measured on 200 seeds:
+    at least 0.96 and 0.92), so that BLAS rounding, which moves a point or two, cannot flip a verdict."""
+    q = find_question("06.train")
+    worst = 1.0
+    for seed in range(12):
+        for case in q.draw_cases(seed):
+            params = train(*dataset(case.inputs["dataset"], case.inputs["seed"]), hidden=hidden, lr=lr, steps=steps)
+            X, y = dataset(case.inputs["dataset"], case.hidden["held_out"])
+            worst = min(worst, float(np.mean(np.argmax(forward(params, X)[0], axis=1) == y)))
+    assert worst >= TARGET_ACCURACY + 0.015, worst
 
 
-def test_exercise_06_has_the_fixed_questions_first():
-    ids = [q.id for q in EXERCISES["06"].questions]
-    assert ids[:4] == ["06.mlp_backward", "06.sgd_step", "06.train_step", "06.train"]
-    assert sum(len(q.mistakes) for q in EXERCISES["06"].questions) >= 2
-    assert find_question("06.train").time_limit >= 10
+def test_a_held_out_accuracy_just_below_the_target_gets_advice_not_a_bare_number():
+    q = find_question("06.train")
+    case = q.visible_cases()[0]
+    training = dataset("spirals", case.inputs["seed"])
+    close_call = q.accept(train(*training, hidden=12, lr=1.0, steps=150), case.judged)  # 0.887 held out
+    assert "below the target" in close_call and "close; train for more steps" in close_call
+    weak = q.accept(train(*training, hidden=8, lr=1.0, steps=100), case.judged)  # 0.71
+    assert "close" not in weak and "train for more steps, with more hidden units" in weak

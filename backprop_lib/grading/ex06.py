@@ -19,7 +19,7 @@ import numpy as np
 from .probes.ex06 import ACTIVATIONS, DATA, KEYS, NET_ARGS, PROBES, dataset, forward, network_cache, sigmoid
 from .spec import Case, Exercise, Mistake, Outcome, Question, close
 
-TARGET_ACCURACY = 0.95
+TARGET_ACCURACY = 0.90  # on held-out points, see train below
 Inputs = Mapping[str, Any]
 
 
@@ -357,11 +357,22 @@ TRAIN_STEP = Question(
 
 
 # --- train(X, y) -> params ------------------------------------------------------------------------------------------
+# Judged on held-out data: a fresh draw of the same data set (another seed, the same size) that only the
+# judge knows, so that a network which memorises its training points earns nothing for that. The lesson's
+# recipe (hidden 50, lr 2, 500 steps) scores at least 0.96 on it for every one of 200 seeds tried, and a
+# weak one (hidden 20, lr 1, 300 steps) at least 0.92: far enough above the target that the last bits of
+# a BLAS kernel, which move a point or two across a boundary, cannot change a verdict.
+NEAR = 0.03  # a held-out accuracy this close below the target gets advice on what moves it
+
 
 def _train_cases(rng: np.random.Generator) -> list[Case]:
-    return [Case(f"train on datasets.{name}(seed={seed}), training accuracy at least {TARGET_ACCURACY:g}",
-                 {"dataset": name, "seed": seed}, visible=name == "spirals")
-            for name, seed in ((n, int(rng.integers(0, 10_000))) for n in DATA)]
+    cases = []
+    for name in DATA:
+        seed, held_out = (int(s) for s in rng.choice(10_000, size=2, replace=False))
+        cases.append(Case(f"train on datasets.{name}(seed={seed}), accuracy at least {TARGET_ACCURACY:g} on "
+                          f"held-out points of the same data set", {"dataset": name, "seed": seed},
+                          visible=name == "spirals", hidden={"held_out": held_out}))
+    return cases
 
 
 def _shape_problem(params: Mapping[str, Any], inputs: Inputs) -> str | None:
@@ -377,8 +388,12 @@ def _diverged(params: Mapping[str, Any]) -> bool:
     return not all(np.all(np.isfinite(np.asarray(params[k], dtype=float))) for k in KEYS)
 
 
+def _accuracy(params: Mapping[str, Any], X: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(np.argmax(forward(params, X)[0], axis=1) == y))
+
+
 def _accept_training(params: Any, inputs: Inputs) -> str | None:
-    """None when the parameters classify the training set to the target accuracy, else why not."""
+    """None when the parameters classify held-out points to the target accuracy, else why not."""
     if not isinstance(params, dict) or set(KEYS) - set(params):
         return "train must return the params dict with the keys 'W1', 'b1', 'W2', 'b2'"
     problem = _shape_problem(params, inputs)
@@ -386,11 +401,19 @@ def _accept_training(params: Any, inputs: Inputs) -> str | None:
         return problem
     if _diverged(params):
         return "the trained parameters contain nan or inf"
-    X, y = dataset(inputs["dataset"], inputs["seed"])
-    accuracy = float(np.mean(np.argmax(forward(params, X)[0], axis=1) == y))
-    if accuracy >= TARGET_ACCURACY:
+    held_out = _accuracy(params, *dataset(inputs["dataset"], inputs["held_out"]))
+    if held_out >= TARGET_ACCURACY:
         return None
-    return f"training accuracy {accuracy:.3f}, below the target {TARGET_ACCURACY:g}"
+    training = _accuracy(params, *dataset(inputs["dataset"], inputs["seed"]))
+    verdict = (f"accuracy {held_out:.3f} on held-out points, below the target {TARGET_ACCURACY:g} "
+               f"(on the training points: {training:.3f})")
+    if training >= TARGET_ACCURACY + NEAR and held_out < training - 2 * NEAR:
+        return verdict + ": the network fits its training points but not the data set; a smaller, smoother " \
+                         "network (fewer hidden units, fewer steps) generalises better"
+    if held_out >= TARGET_ACCURACY - NEAR:
+        return verdict + ": close; train for more steps or with more hidden units, so that a fresh draw of " \
+                         "the data is not decided by a few points near the boundaries"
+    return verdict + ": train for more steps, with more hidden units or a larger learning rate (check train_step first)"
 
 
 def _value_is(test: Any) -> Any:
@@ -400,7 +423,7 @@ def _value_is(test: Any) -> Any:
 TRAIN = Question(
     id="06.train",
     points=4,
-    title=f"Train the network to {TARGET_ACCURACY:.0%} training accuracy",
+    title=f"Train the network to {TARGET_ACCURACY:.0%} accuracy on held-out points",
     cases=_train_cases,
     probe=PROBES["06.train"],
     reference=lambda inputs: TARGET_ACCURACY,

@@ -74,17 +74,18 @@ def judge(question: Question, cases: Sequence[Case], report: Mapping[str, Any], 
             name = outcome.reference.rsplit(".", 1)[-1]
             return failure(question, REFERENCE, f"the answer calls the library's own `{name}` "
                            f"({outcome.reference}); write it yourself to earn the points", seed)
-        expected = question.reference(case.inputs)
+        inputs = case.judged
+        expected = question.reference(inputs)
         verdict = None
         if outcome.error is None:
             if question.accept is not None:
-                verdict = _accepted(question, outcome.value, case.inputs)
+                verdict = _accepted(question, outcome.value, inputs)
                 if verdict is None:
                     continue
             elif close(outcome.value, expected, question.rtol, question.atol):
                 continue
         for mistake in question.mistakes:
-            if _matches(mistake, outcome, case.inputs):
+            if _matches(mistake, outcome, inputs):
                 return failure(question, FAILED, f"{case.name}: {mistake.name}. {mistake.feedback}", seed)
         if outcome.error:
             kind, message = outcome.error

@@ -29,11 +29,22 @@ VISIBLE_SEED = 2024
 
 @dataclass(frozen=True)
 class Case:
-    """One test: a description shown in feedback and the plain ``inputs`` the probe receives."""
+    """One test: a description shown in feedback and the plain ``inputs`` the probe receives.
+
+    ``hidden`` holds what only the judge may know (the seed of a held-out test set): it never
+    reaches the sandbox, and the judge's reference, ``accept`` and mistakes see it merged into the
+    inputs (``judged``).
+    """
 
     name: str
     inputs: Mapping[str, Any]
     visible: bool = True
+    hidden: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def judged(self) -> Mapping[str, Any]:
+        """The inputs as the judge sees them: the probe's, and what is kept from the sandbox."""
+        return {**self.inputs, **self.hidden} if self.hidden else self.inputs
 
 
 @dataclass(frozen=True)
