@@ -436,14 +436,6 @@ def _norm_axis(axis, ndim: int) -> tuple[int, ...]:
     return tuple(a % ndim for a in axes)
 
 
-def _check_not_empty(op: str, shape: tuple[int, ...], axes: tuple[int, ...], axis) -> None:
-    """Refuse to reduce over a zero-length axis: the max of no numbers is undefined."""
-    for a in axes:
-        if shape[a] == 0:
-            raise ValueError(f"{op} over axis={axis} of a tensor of shape {shape}: axis {a} is empty, "
-                             f"and the {op} of no numbers is undefined")
-
-
 def _expand_like(g: np.ndarray, shape: tuple, axis, keepdims: bool) -> np.ndarray:
     """Put back the reduced axes of ``g`` (as size 1) so that it broadcasts against ``shape``."""
     if not keepdims and shape:
@@ -490,15 +482,19 @@ class Max(Function):
     def forward(ctx, a, axis=None, keepdims=False):
         a = np.asarray(a)
         axes = tuple(sorted(_norm_axis(axis, a.ndim)))
-        _check_not_empty("max", a.shape, axes, axis)
+        empty = [i for i in axes if a.shape[i] == 0]
+        if empty:
+            raise ValueError(f"max over axis={axis} of a tensor of shape {a.shape}: axis {empty[0]} is empty, "
+                             f"and the max of no numbers is undefined")
         kept = [i for i in range(a.ndim) if i not in axes]
         # the reduced axes moved to the end and flattened into one: the winner is an index along it
-        moved = np.transpose(a, kept + list(axes))
+        order = kept + list(axes)
+        moved = np.transpose(a, order)
         rows = moved.reshape(moved.shape[:len(kept)] + (math.prod(a.shape[i] for i in axes),))
-        idx = np.expand_dims(np.argmax(rows, axis=-1), -1)
-        ctx.order, ctx.moved_shape, ctx.rows_shape, ctx.idx = kept + list(axes), moved.shape, rows.shape, idx
-        out_shape = tuple(1 if i in axes else n for i, n in enumerate(a.shape)) if keepdims else moved.shape[:len(kept)]
-        return np.take_along_axis(rows, idx, axis=-1).reshape(out_shape)
+        ctx.idx = np.expand_dims(np.argmax(rows, axis=-1), -1)
+        ctx.order, ctx.moved_shape, ctx.rows_shape = order, moved.shape, rows.shape
+        out = np.take_along_axis(rows, ctx.idx, axis=-1)
+        return out.reshape([1 if i in axes else n for i, n in enumerate(a.shape)] if keepdims else rows.shape[:-1])
 
     @staticmethod
     def backward(ctx, g):
@@ -518,7 +514,7 @@ class ReLU(Function):
     @staticmethod
     def backward(ctx, g):
         (blocked,) = ctx.saved_tensors
-        return np.where(blocked, 0, g)  # not g * mask, which would give -0.0 for a negative g
+        return np.where(blocked, 0, g)  # not g * (a > 0), which would give -0.0 for a negative g
 
 
 def _sigmoid(a: np.ndarray) -> np.ndarray:

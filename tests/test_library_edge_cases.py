@@ -67,7 +67,7 @@ def test_unbroadcast_to_a_0d_shape_gives_a_0d_array():
     assert type(out) is np.ndarray and out.shape == () and out == 6.0
 
 
-# --- nan and inf in the scalar engine, as numpy and PyTorch have them -------------------------------
+# --- nan and inf, as numpy and PyTorch have them ---------------------------------------------------
 
 
 def test_relu_of_nan_is_nan_in_value_tensor_and_dual_and_passes_its_gradient():
@@ -87,8 +87,9 @@ def test_relu_of_nan_is_nan_in_value_tensor_and_dual_and_passes_its_gradient():
 
 def test_relu_of_a_negative_zero_is_zero_with_zero_gradient():
     v = Value(-0.0)
-    v.relu().backward()
-    assert v.relu().data == 0.0 and v.grad == 0.0
+    out = v.relu()
+    out.backward()
+    assert out.data == 0.0 and v.grad == 0.0
 
 
 @pytest.mark.parametrize("k, expected", [(0.5, math.inf), (0.25, math.inf), (1.0, 1.0), (2.0, 0.0)])
