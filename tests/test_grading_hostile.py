@@ -166,7 +166,8 @@ def test_grade_json_is_one_document_with_every_field(tmp_path):
     assert done.returncode == 0
     result = json.loads(done.stdout)
     assert {"exercise", "student", "score", "max_score", "questions"} <= set(result)
-    assert set(result["questions"][0]) == {"id", "score", "max_score", "status", "feedback", "seed"}
+    assert set(result["questions"][0]) == {"id", "score", "max_score", "status", "feedback", "seed",
+                                          "cases_passed", "cases_total", "mistakes"}
 
 
 def test_a_training_answer_is_measured_by_the_grader_not_by_the_notebook(tmp_path):

@@ -8,6 +8,7 @@ The autograder runs the full question, with fresh inputs, in a separate process.
 from __future__ import annotations
 
 import html
+import linecache
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -64,4 +65,11 @@ def check(question_id: str, namespace: Mapping[str, Any] | None = None) -> Check
         report = decode_report(question.run(ns, cases), len(cases))
     except ProtocolError as exc:
         return CheckReport(None, f"the answer's results cannot be graded: {exc}")
-    return CheckReport(judge(question, cases, report, VISIBLE_SEED))
+    return CheckReport(judge(question, cases, report, VISIBLE_SEED, _locate))
+
+
+def _locate(filename: str, line: int, function: str) -> str | None:
+    """Where in this notebook a student's function raised: the function, the line and its code."""
+    code = linecache.getline(filename, line).strip()
+    inside = f"in `{function}`, " if function != "<module>" else ""
+    return f"{inside}line {line} of its cell" + (f": `{code[:120]}`" if code else "")

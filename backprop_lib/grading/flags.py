@@ -24,12 +24,14 @@ CHECKS = (
 _ALLOWED = re.compile(r"^\s*from\s+backprop_lib\.grading\s+import\s+check\s*(#.*)?$", re.MULTILINE)
 
 
-def notebook_flags(cells: list[str]) -> list[str]:
-    """One note per kind of reach, naming the first code cell (counted among code cells) where it occurs."""
+def notebook_flags(cells: list[str], numbers: list[int] | None = None) -> list[str]:
+    """One note per kind of reach, naming the first cell where it occurs: by its number among all the
+    notebook's cells (``numbers``, one per code cell), as a student counts them, else among code cells."""
     notes = []
     for what, pattern in CHECKS:
         for index, source in enumerate(cells):
             if pattern.search(_ALLOWED.sub("", source)):
-                notes.append(f"code cell {index + 1} reaches for {what}; look at it (the score is unchanged)")
+                where = f"cell {numbers[index]}" if numbers is not None else f"code cell {index + 1}"
+                notes.append(f"{where} reaches for {what}; look at it (the score is unchanged)")
                 break
     return notes

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
+import sys
 import types
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -80,21 +82,60 @@ def watching(names: Sequence[str]) -> Iterator[list[str]]:
             fn.__globals__.pop(SPY, None)
 
 
+_LIBRARY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # backprop_lib/
+_SYSTEM = tuple({os.path.abspath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
+
+
+def _students(filename: str) -> bool:
+    """Whether code compiled from ``filename`` is the student's: a notebook cell (the grader's
+    ``<cell N>``, or the file a Jupyter kernel writes a cell to), not the library, Python or numpy."""
+    if filename.startswith("<cell "):
+        return True
+    if filename.startswith("<"):
+        return False
+    path = os.path.abspath(filename)
+    return not path.startswith(_SYSTEM) and not path.startswith(_LIBRARY + os.sep) and "site-packages" not in path
+
+
+def _where(exc: BaseException) -> list[Any] | None:
+    """The innermost frame of the student's code in ``exc``'s traceback: [file name, line, function]."""
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if _students(code.co_filename):
+            found = [code.co_filename[:200], int(tb.tb_lineno), code.co_name[:100]]
+        tb = tb.tb_next
+    return found
+
+
 def _error(exc: BaseException) -> dict[str, Any]:
     message = str(exc)
     if len(message) > MAX_MESSAGE:
         message = message[:MAX_MESSAGE] + "..."
-    return {"error": [type(exc).__name__, message]}
+    outcome: dict[str, Any] = {"error": [type(exc).__name__, message]}
+    try:
+        at = _where(exc)
+    except Exception:  # a traceback the answer tampered with: report the error without its place
+        at = None
+    if at is not None:
+        outcome["at"] = at
+    return outcome
 
 
-def run_cases(probe: Probe, namespace: Mapping[str, Any], inputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Plain outcomes of the cases with these ``inputs``: ``{"outcomes": [...]}`` or ``{"missing": [names]}``."""
+def run_cases(probe: Probe, namespace: Mapping[str, Any], inputs: Sequence[Mapping[str, Any]],
+              starting: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Plain outcomes of the cases with these ``inputs``: ``{"outcomes": [...]}`` or ``{"missing": [names]}``.
+    ``starting(i)`` is told before case ``i`` runs (the sandbox announces it, so a timeout can say
+    how many cases had finished)."""
     missing = [name for name in probe.symbols if name not in namespace]
     if missing:
         return {"missing": missing}
     outcomes = []
     with watching(probe.forbidden) as called:
-        for case_inputs in inputs:
+        for index, case_inputs in enumerate(inputs):
+            if starting is not None:
+                starting(index)
             del called[:]
             try:
                 outcome = {"value": to_plain(probe(namespace, case_inputs))}

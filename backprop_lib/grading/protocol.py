@@ -1,7 +1,8 @@
 """What the judge accepts from the sandbox: a strict schema, read as hostile input.
 
 Every message a child sends is checked against the step the judge expects next: cells in
-increasing order, then the questions of the job in order, one report each, then the end. Keys,
+increasing order, then the questions of the job in order, each announcing its cases in order and ending in one
+report, then the end. Keys,
 types, question ids, the number of outcomes, string lengths, nesting depth and array sizes are
 all checked; strings lose control characters, direction overrides and lone surrogates, so nothing
 shown to a student or an instructor can redraw a terminal or break a file's encoding. Anything
@@ -105,7 +106,18 @@ def _strings(x: Any, limit: int, count: int, what: str) -> list[str]:
     return [clean_text(s, limit) for s in x]
 
 
+def _place(at: Any) -> list[Any]:
+    """Where an error happened, as the probe reports it: [file name, line, function]."""
+    if (not isinstance(at, list) or len(at) != 3 or not isinstance(at[0], str) or type(at[1]) is not int
+            or not 0 < at[1] < 10**7 or not isinstance(at[2], str)):
+        raise ProtocolError("a malformed error place")
+    return [clean_text(at[0], 200), at[1], clean_text(at[2], 100)]
+
+
 def _outcome(item: Any) -> dict[str, Any]:
+    if isinstance(item, dict) and set(item) == {"error", "at"}:
+        kind, message = _strings(item["error"], 400, 2, "error")
+        return {"error": [kind[:100], message], "at": _place(item["at"])}
     if not isinstance(item, dict) or len(item) != 1:
         raise ProtocolError("a malformed outcome")
     (key, value), = item.items()
@@ -143,6 +155,7 @@ class Expectation:
         self.current_cell: int | None = None
         self.next_question = 0
         self.current_question: str | None = None
+        self.next_case = 0
         self.finished = False
 
     def accept(self, body: bytes) -> dict[str, Any]:
@@ -170,8 +183,15 @@ class Expectation:
             if (self.current_question is not None or self.next_question >= len(self.questions)
                     or qid != self.questions[self.next_question]):
                 raise ProtocolError("a question out of order")
-            self.current_question, self.current_cell = qid, None
+            self.current_question, self.current_cell, self.next_case = qid, None, 0
             return {"question": qid}
+        if keys == {"case"}:
+            index = message["case"]
+            if (self.current_question is None or type(index) is not int or index != self.next_case
+                    or index >= self.cases[self.current_question]):
+                raise ProtocolError("a case out of order")
+            self.next_case += 1
+            return {"case": index}
         if keys == {"report", "data"}:
             qid = message["report"]
             if qid != self.current_question or qid is None:

@@ -11,17 +11,18 @@ wall-clock budget that no message extends, and a byte budget for everything it s
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..course.notebooks import COURSE_KEY, NotebookError, parse_notebook_json
 from . import protocol
 from .flags import notebook_flags
-from .judge import CRASHED, TIMEOUT, QuestionResult, failure, judge
+from .judge import CRASHED, PASSED, TIMEOUT, QuestionResult, failure, judge
 from .protocol import ProtocolError, clean_text
 from .registry import EXERCISES, find_exercise
 from .sandbox import Sandbox, SandboxError, WorkerGone, regular_file
@@ -141,6 +142,25 @@ def exercise_of(nb: Mapping[str, Any], path: Path) -> Exercise:
     raise GradingError(f"{clean_text(str(path), 300)}: not one of the course's exercises ({known})")
 
 
+def cell_numbers(nb: Mapping[str, Any]) -> list[int]:
+    """For each code cell, its number as a student counts the notebook's cells (every cell, from 1)."""
+    return [i + 1 for i, cell in enumerate(nb["cells"]) if cell["cell_type"] == "code"]
+
+
+def _locator(cells: list[str], numbers: list[int]) -> Callable[[str, int, str], str | None]:
+    """Words for where a student's function raised: the notebook cell, the line, and the code on it."""
+    def locate(filename: str, line: int, function: str) -> str | None:
+        found = re.fullmatch(r"<cell (\d+)>", filename)
+        if not found or not 0 < int(found.group(1)) <= len(cells):
+            return None
+        index = int(found.group(1)) - 1
+        lines = cells[index].splitlines()
+        code = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+        inside = f"in `{function}`, " if function != "<module>" else ""
+        return f"{inside}cell {numbers[index]}, line {line}" + (f": `{code[:120]}`" if code else "")
+    return locate
+
+
 def code_cells(nb: Mapping[str, Any]) -> list[str]:
     """The sources of the code cells, with IPython-only lines (``%magic``, ``!shell``) dropped."""
     sources = []
@@ -158,8 +178,9 @@ def code_cells(nb: Mapping[str, Any]) -> list[str]:
 class _Run:
     """What the judge learnt from one child."""
 
-    cell_errors: list[str] = field(default_factory=list)
+    cell_errors: list[tuple[int, str]] = field(default_factory=list)  # (code cell index, what went wrong)
     reports: dict[str, Any] = field(default_factory=dict)
+    started: dict[str, int] = field(default_factory=dict)  # question id -> cases begun
     current: tuple[str, Any] | None = None  # the cell or question under way when it stopped
     problem: str | None = None  # "timeout", "crashed", "protocol", "flood", "budget"
     detail: str = ""
@@ -224,7 +245,9 @@ class _Submission:
                 run.current = ("cell", message["cell"])
                 phase_deadline = time.monotonic() + limits.cell_seconds + limits.grace_seconds
             elif "cell_error" in message:
-                run.cell_errors.append(message["error"])
+                run.cell_errors.append((message["cell_error"], message["error"]))
+            elif "case" in message:
+                run.started[run.current[1]] = message["case"] + 1  # type: ignore[index]
             elif "question" in message:
                 question = self.exercise_question(message["question"])
                 run.current = ("question", message["question"])
@@ -254,6 +277,32 @@ class _Submission:
                     return
         except (TimeoutError, WorkerGone):
             sandbox.restart()
+
+
+def _too_long(question: Any, limits: Limits, begun: int, total: int) -> str:
+    """Why a question ran out of time, as far as the cases it began tell: stuck on the first, or slow."""
+    seconds = f"{limits.for_question(question):g} s"
+    if begun <= 1:
+        why = (f"the first of its {total} tests did not finish within {seconds}: a loop that never ends, "
+               f"or an answer far too slow")
+    else:
+        why = (f"{begun - 1} of its {total} tests finished before the {seconds} for all of them ran out: "
+               f"the answer runs, but too slowly")
+    return f"{why}. {question.slow_hint}" if question.slow_hint else why
+
+
+def _first_fix(exercise: Exercise, results: list[QuestionResult]) -> list[QuestionResult]:
+    """Feedback of a failed question that calls an earlier failed answer says to fix that one first."""
+    status = {r.id: r.status for r in results}
+    fixed = []
+    for question, result in zip(exercise.questions, results):
+        failed = [qid for qid in question.builds_on if status.get(qid, PASSED) != PASSED]
+        if result.status != PASSED and failed:
+            names = " and ".join(f"`{qid}`" for qid in failed)
+            result = replace(result, feedback=f"{result.feedback} This answer calls {names}, which failed "
+                                              f"too: fix {'that' if len(failed) == 1 else 'those'} first.")
+        fixed.append(result)
+    return fixed
 
 
 def grade_notebook(path: str | os.PathLike, seed: int | None = None, student: str | None = None,
@@ -288,6 +337,8 @@ def _grade(p: Path, nb: Mapping[str, Any], exercise: Exercise, cells: list[str],
     skip: set[int] = set()
     reports: dict[str, Any] = {}
     cell_errors: list[str] = []
+    numbers = cell_numbers(nb)
+    started: dict[str, int] = {}
     notes: dict[str, None] = {}
     stopped: str | None = None
     for _ in range(len(cells) + len(exercise.questions) + 1):
@@ -297,9 +348,12 @@ def _grade(p: Path, nb: Mapping[str, Any], exercise: Exercise, cells: list[str],
         except WorkerGone:  # gone before it took the job
             sandbox.restart()
             run = _Run(problem="crashed")
-        for error in run.cell_errors:
-            if error not in cell_errors:
-                cell_errors.append(error)
+        for index, error in run.cell_errors:
+            line = f"cell {numbers[index]} {error}" if error.startswith("ran longer") else f"cell {numbers[index]}: {error}"
+            if line not in cell_errors:
+                cell_errors.append(line)
+        for qid, begun in run.started.items():
+            started[qid] = max(started.get(qid, 0), begun)
         reports.update(run.reports)
         if run.problem is None:
             break
@@ -318,10 +372,11 @@ def _grade(p: Path, nb: Mapping[str, Any], exercise: Exercise, cells: list[str],
             skip.add(int(which))
             verb = {"timeout": "ran too long", "protocol": "broke the grader's protocol"}.get(run.problem,
                                                                                          "ended the process")
-            cell_errors.append(f"cell {int(which) + 1} {verb} and was skipped")
+            cell_errors.append(f"cell {numbers[int(which)]} {verb} and was skipped")
         else:
             reports[which] = {"timeout": True} if run.problem == "timeout" else {run.problem: True}
     results = []
+    locate = _locator(cells, numbers)
     for i, question in enumerate(exercise.questions):
         report = reports.get(question.id)
         qseed = seed + i
@@ -337,12 +392,13 @@ def _grade(p: Path, nb: Mapping[str, Any], exercise: Exercise, cells: list[str],
         elif report.get("protocol"):
             results.append(failure(question, CRASHED, "the answer broke the grader's protocol", qseed))
         elif report.get("timeout"):
-            results.append(failure(question, TIMEOUT, f"the tests did not finish within "
-                                   f"{limits.for_question(question):g} s (an endless loop?)", qseed))
+            results.append(failure(question, TIMEOUT, _too_long(question, limits, started.get(question.id, 0),
+                                                                 len(cases[question.id])), qseed, len(cases[question.id])))
         else:
-            results.append(judge(question, cases[question.id], report, qseed))
+            results.append(judge(question, cases[question.id], report, qseed, locate))
+    results = _first_fix(exercise, results)
     name = student if student is not None else student_folder(p)
-    flags = notebook_flags(cells) + list(notes)
+    flags = notebook_flags(cells, numbers) + list(notes)
     return SubmissionResult(exercise.number, clean_text(name, 200), seed, results, cell_errors, flags,
                             sandbox.isolation)
 

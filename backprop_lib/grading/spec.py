@@ -54,12 +54,15 @@ class Outcome:
     value: Any = None
     error: tuple[str, str] | None = None  # (exception type name, message)
     reference: str | None = None  # the library function the answer called instead of its own code
+    at: tuple[str, int, str] | None = None  # where the student's code raised: (file name, line, function)
 
     @classmethod
     def from_plain(cls, data: Mapping[str, Any]) -> Outcome:
         if "error" in data:
             kind, message = data["error"]
-            return cls(error=(str(kind), str(message)))
+            at = data.get("at")
+            return cls(error=(str(kind), str(message)),
+                       at=(str(at[0]), int(at[1]), str(at[2])) if at is not None else None)
         if "reference" in data:
             return cls(reference=str(data["reference"]))
         return cls(value=data.get("value"))
@@ -72,6 +75,9 @@ class Mistake:
     name: str
     feedback: str
     matches: Callable[[Outcome, Mapping[str, Any]], bool]
+    # For a mistake made by ``answer``: the wrong result it stands for, so tests can check that no
+    # two mistakes of a question (nor a mistake and the right answer) look alike on the cases drawn.
+    wrong: Callable[[Mapping[str, Any]], Any] | None = None
 
     @classmethod
     def answer(cls, name: str, feedback: str, wrong: Callable[[Mapping[str, Any]], Any],
@@ -87,7 +93,7 @@ class Mistake:
                 return False
             return close(outcome.value, expected, rtol, atol)
 
-        return cls(name, feedback, matches)
+        return cls(name, feedback, matches, wrong)
 
     @classmethod
     def raises(cls, name: str, feedback: str, error: str) -> Mistake:
@@ -110,6 +116,18 @@ class Question:
     # For answers with no single right value (trained weights): None if ``value`` is acceptable for
     # ``inputs``, else what is wrong with it. Runs in the grader, on plain data; replaces ``close``.
     accept: Callable[[Any, Mapping[str, Any]], str | None] | None = None
+    # How the points are shared when only some tests pass: evenly over the cases ("case"), over every
+    # output of every case where a case checks several named outputs ("output"), or not ("all").
+    credit: str = "case"
+    # Earlier questions whose functions this one's answer calls: when one of them failed, the
+    # feedback says to fix it first.
+    builds_on: tuple[str, ...] = ()
+    # What usually makes a right answer too slow for ``time_limit`` (said when the tests time out).
+    slow_hint: str = ""
+
+    def __post_init__(self) -> None:
+        if self.credit not in ("case", "output", "all"):
+            raise ValueError(f"question {self.id}: credit must be 'case', 'output' or 'all', not {self.credit!r}")
 
     @property
     def exercise(self) -> str:

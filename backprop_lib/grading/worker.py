@@ -236,16 +236,17 @@ def _run(job: dict[str, Any], out: int) -> None:
         try:
             exec(compile(source, f"<cell {index + 1}>", "exec"), namespace)
         except _Timeout:
-            send({"cell_error": index, "error": f"cell {index + 1} ran longer than {cell_seconds:g} s"})
+            send({"cell_error": index, "error": f"ran longer than {cell_seconds:g} s"})
         except BaseException as exc:  # any failure of a top-level cell is recorded; the rest still run
-            send({"cell_error": index, "error": f"cell {index + 1}: {type(exc).__name__}: {str(exc)[:200]}"})
+            send({"cell_error": index, "error": f"{type(exc).__name__}: {str(exc)[:200]}"})
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
     for question in job["questions"]:
         send({"question": question["id"]})
         signal.setitimer(signal.ITIMER_REAL, question["seconds"])
         try:
-            report = run_cases(PROBES[question["id"]], namespace, question["inputs"])
+            report = run_cases(PROBES[question["id"]], namespace, question["inputs"],
+                               lambda index: send({"case": index}))
         except _Timeout:
             report = {"timeout": True}
         finally:
