@@ -6,7 +6,7 @@ The update formulas are PyTorch's, term for term, so that a trajectory computed 
 computed with ``torch.optim`` in float64 to rounding error.
 
 Parameters are updated in place (``p.data`` keeps its identity, so the model sees the new
-values), and each update adds 1 to the parameter's version, so that a backward pass through a
+values), and each update gives the parameter a new version, so that a backward pass through a
 graph that saved the parameter before the step raises instead of using the new values. Gradient
 arrays are never modified: clipping replaces ``p.grad`` by a new array.
 """
@@ -83,7 +83,7 @@ class Optimizer:
                 raise ValueError(f"{type(self).__name__}.step: parameter {i} has shape {p.shape} "
                                  f"but its gradient has shape {np.shape(p.grad)}")
             self._update(p, p.grad, self.state.setdefault(id(p), {}))
-            p._version += 1
+            p._bump_version()
 
     def _update(self, p: Tensor, g: np.ndarray, state: dict) -> None:
         raise NotImplementedError(f"{type(self).__name__} must define _update(p, grad, state)")

@@ -10,9 +10,10 @@ Only tensors with ``requires_grad=True``, and what is computed from them, enter 
 network's input data never gets a gradient, so no work is spent on one.
 
 A backward pass needs the arrays its forward pass saved. Every in-place change the library makes
-to a tensor (an optimiser's step) adds 1 to its version, ``_version``; the versions of an
-operation's inputs are noted when it saves arrays, and ``backward()`` raises a ``RuntimeError``
-if an input whose array was saved has changed since, as PyTorch does. PyTorch saves only what the
+to a tensor (an optimiser's step) gives it a new version, ``_version``, read from a clock that all
+tensors share (the number of such changes so far), so that a node notes a single number: the
+clock when it was recorded. ``backward()`` raises a ``RuntimeError`` if an input whose array a
+node saved has a newer version than the node, as PyTorch does. PyTorch saves only what the
 needed gradients read, so it lets ``x @ W`` with a constant ``x`` through a step of ``W``; here
 MatMul and Mul keep both operands, and the check refuses that too. Writes to ``.data`` by user
 code (``w.data[0] += h`` in a gradient check) are not counted: they change what an old graph
@@ -81,8 +82,10 @@ class Tensor:
     tensor, then an array of ``.data``'s shape and dtype.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_prev", "_fn", "_ctx", "label", "_version", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_prev", "_fn", "_ctx", "label", "_version", "_recorded_at",
+                 "__weakref__")
     _is_node = True
+    _clock = 0  # in-place changes made so far to any tensor: where versions come from
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operator
 
     def __init__(self, data: Any, requires_grad: bool = False, label: str = ""):
@@ -106,9 +109,13 @@ class Tensor:
         t._ctx = ctx
         t.label = ""
         t._version = 0
-        if ctx.saved_tensors:  # backward will read these arrays: note the inputs' versions now
-            ctx.versions = [p._version for p in parents]
+        t._recorded_at = Tensor._clock
         return t
+
+    def _bump_version(self) -> None:
+        """Give the tensor a new version: its data has just been changed in place."""
+        Tensor._clock += 1
+        self._version = Tensor._clock
 
     # --- array-like conveniences ----------------------------------------------------------------
 
@@ -228,6 +235,7 @@ class Tensor:
             if grad.shape != self.shape:
                 raise ValueError(f"backward(): gradient of shape {grad.shape} given for a tensor of shape {self.shape}")
         topo = dependency_order(self, _inputs_of)
+        clock = Tensor._clock
         grads = {self: grad}
         for node in reversed(topo):
             g = grads.pop(node)
@@ -240,7 +248,7 @@ class Tensor:
             if fn is None:
                 continue
             ctx = node._ctx
-            if ctx.saved_tensors and ctx.versions != [p._version for p in node._prev]:
+            if node._recorded_at != clock and ctx.saved_tensors:  # a tensor changed in place since forward
                 _check_saved_inputs(node)
             out = fn.backward(ctx, g)
             if not isinstance(out, tuple):
@@ -262,15 +270,14 @@ class Tensor:
 def _check_saved_inputs(node: Tensor) -> None:
     """Raise if an input whose array the node's forward saved was changed in place since."""
     ctx = node._ctx
-    for parent, slot, then in zip(node._prev, ctx.grad_slots, ctx.versions):
-        if parent._version != then and any(isinstance(s, np.ndarray) and np.shares_memory(s, parent.data)
-                                           for s in ctx.saved_tensors):
+    for parent, slot in zip(node._prev, ctx.grad_slots):
+        if parent._version > node._recorded_at and any(
+                isinstance(s, np.ndarray) and np.shares_memory(s, parent.data) for s in ctx.saved_tensors):
             name = f" '{parent.label}'" if parent.label else ""
             raise RuntimeError(
                 f"backward through {node._fn.__name__}: its input {slot}, the tensor{name} of shape "
-                f"{parent.shape}, was changed in place after the forward pass saved it (version {then} "
-                f"then, {parent._version} now), by an optimiser step or another in-place update; "
-                f"run the forward pass again after changing it")
+                f"{parent.shape}, was changed in place after the forward pass saved it, by an optimiser "
+                f"step or another in-place update; run the forward pass again after changing it")
 
 
 def _fit(pg: Any, parent: Tensor, fn: type, slot: int, upstream: np.ndarray) -> np.ndarray:
