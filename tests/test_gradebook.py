@@ -11,11 +11,12 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from backprop_lib.grading import cgroups, gradebook
+from backprop_lib.grading import cgroups, find_question, gradebook
 from backprop_lib.grading.sandbox import isolation_level
 from notebook_text import find_notebook
 
@@ -76,6 +77,9 @@ def test_export_writes_one_row_per_student_and_exercise_with_a_column_per_questi
     assert [r["student"] for r in table] == ["student00", "student01"]
     assert table[0]["01.numerical_derivative"] == "3" and table[1]["01.numerical_derivative"] == "0"
     assert {"student", "exercise", "score", "max_score", "graded_at"} <= set(table[0])
+    tests = find_question("01.numerical_derivative").draw_cases(0)
+    assert table[0]["01.numerical_derivative tests"] == f"{len(tests)}/{len(tests)}"
+    assert table[1]["01.numerical_derivative tests"] == f"0/{len(tests)}"
     missing = cli("export", str(tmp_path / "none.db"), "--csv", str(out))
     assert missing.returncode == 1 and "no such gradebook" in missing.stderr
 
@@ -215,3 +219,25 @@ def test_through_the_command_line_every_solution_earns_full_marks_and_every_exer
         assert [r["exercise"] for r in results] == [f"{n:02d}" for n in range(1, 8)]
         for r in results:
             assert r["score"] == (r["max_score"] if full else 0), (folder, r["exercise"])
+
+
+def test_a_gradebook_written_before_per_question_rows_is_migrated_when_opened(tmp_path):
+    """An older gradebook has only the grades table: opening it fills the questions table from the
+    stored results, and results without test counts export with those cells empty."""
+    db_path = tmp_path / "old.db"
+    old = {"student": "ada", "exercise": "01", "score": 3.0, "max_score": 8, "questions": [
+        {"id": "01.numerical_derivative", "score": 3.0, "max_score": 3, "status": "passed", "feedback": "", "seed": 1},
+        {"id": "01.product_rule", "score": 0.0, "max_score": 5, "status": "failed", "feedback": "", "seed": 2}]}
+    with closing(sqlite3.connect(db_path)) as db:
+        db.executescript(gradebook.SCHEMA.split("CREATE TABLE IF NOT EXISTS questions")[0])
+        db.execute("INSERT INTO grades VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   ("ada", "01", "0" * 64, "ada/01.ipynb", 3.0, 8.0, "2026-01-01T00:00:00+00:00", json.dumps(old)))
+        db.commit()
+    with gradebook.connect(db_path) as db:
+        rows = db.execute("SELECT question, score, status, cases_passed, mistakes FROM questions ORDER BY question").fetchall()
+    assert rows == [("01.numerical_derivative", 3.0, "passed", None, "[]"), ("01.product_rule", 0.0, "failed", None, "[]")]
+    out = tmp_path / "grades.csv"
+    assert gradebook.export_csv(db_path, out) == 1
+    with open(out, newline="") as f:
+        row = next(csv.DictReader(f))
+    assert row["01.product_rule"] == "0" and row["01.product_rule tests"] == ""

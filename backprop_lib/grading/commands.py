@@ -24,9 +24,10 @@ def table(result: dict[str, Any]) -> str:
     lines = [f"exercise {result['exercise']} ({result['student']}): "
              f"{result['score']:g}/{result['max_score']:g}  (seed {result['seed']})"]
     width = max([len("question")] + [len(q["id"]) for q in result["questions"]])
-    lines.append(f"{'question':<{width}}  {'score':>5}  {'max':>3}  feedback")
+    lines.append(f"{'question':<{width}}  {'score':>5}  {'max':>3}  {'tests':>5}  feedback")
     for q in result["questions"]:
-        lines.append(f"{q['id']:<{width}}  {q['score']:>5g}  {q['max_score']:>3}  {q['feedback']}")
+        tests = f"{q['cases_passed']}/{q['cases_total']}" if q.get("cases_total") else "-"
+        lines.append(f"{q['id']:<{width}}  {q['score']:>5g}  {q['max_score']:>3}  {tests:>5}  {q['feedback']}")
     for error in result.get("cell_errors", []):
         lines.append(f"note: {error}")
     for flag in result.get("flags", []):

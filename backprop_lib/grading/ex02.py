@@ -644,6 +644,7 @@ def _transposed(outcome: Outcome, inputs: Mapping[str, Any]) -> bool:
 
 JACOBIAN = Question(
     id="02.jacobian",
+    builds_on=('02.forward_mode', '02.reverse_mode'),
     points=2,
     title="The whole Jacobian with the fewest sweeps",
     cases=_jacobian_cases,

@@ -373,6 +373,7 @@ RECURSION_FEEDBACK = ("a recursive function goes one call deeper per node of a c
 
 TOPOLOGICAL_ORDER = Question(
     id="04.topological_order",
+    builds_on=('04.value_forward',),
     points=3,
     title="Every node before the nodes computed from it",
     cases=_order_cases,
@@ -413,6 +414,7 @@ def _backward_cases(rng: np.random.Generator) -> list[Case]:
 
 VALUE_BACKWARD = Question(
     id="04.value_backward",
+    builds_on=('04.value_forward', '04.topological_order'),
     points=4,
     title="backward(): d root / d node in every node's grad",
     cases=_backward_cases,
@@ -461,6 +463,9 @@ def _chain_answer(inputs: Mapping[str, Any], mistake: str = "") -> dict:
 
 DEEP_CHAIN = Question(
     id="04.deep_chain",
+    slow_hint=("On a long chain, a visited list searched with `in` (a set is constant time) or a graph "
+               "walked once per node makes the sort quadratic."),
+    builds_on=('04.value_backward',),
     points=2,
     title="backward() through a chain of 100,000 nodes",
     cases=_chain_cases,
@@ -525,6 +530,7 @@ def _accumulation_cases(rng: np.random.Generator) -> list[Case]:
 
 BACKWARD_ACCUMULATES = Question(
     id="04.backward_accumulates",
+    builds_on=('04.value_backward',),
     points=2,
     title="Leaf gradients accumulate across backward() calls, as in PyTorch",
     cases=_accumulation_cases,

@@ -393,6 +393,7 @@ def _linear(inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
 
 LINEAR_VJP = Question(
     id="05.linear_vjp",
+    builds_on=('05.matmul_vjp', '05.unbroadcast'),
     points=3,
     title="Backward of a batch-first fully connected layer, out = x W + b",
     cases=_linear_cases,

@@ -325,6 +325,7 @@ def _loss_after(inputs: Inputs) -> float:
 
 TRAIN_STEP = Question(
     id="06.train_step",
+    builds_on=('06.mlp_backward', '06.sgd_step'),
     points=3,
     title="A training step: forward, softmax cross-entropy, backward, update",
     cases=_step_cases,
@@ -422,6 +423,9 @@ def _value_is(test: Any) -> Any:
 
 TRAIN = Question(
     id="06.train",
+    slow_hint=("A right train that is too slow usually loops over the rows of X in Python (one step on all "
+               "of X is a few matrix products) or runs far more steps than it needs; aim for a second or two."),
+    builds_on=('06.train_step',),
     points=4,
     title=f"Train the network to {TARGET_ACCURACY:.0%} accuracy on held-out points",
     cases=_train_cases,

@@ -242,6 +242,7 @@ PRODUCT_RULE_FEEDBACK = ("in your Dual, the tangent of x * y must be x.tangent *
 
 JVP = Question(
     id="07.jvp",
+    builds_on=('07.Dual',),
     points=2,
     title="A Jacobian-vector product by one forward sweep on dual numbers",
     cases=_jvp_cases,
@@ -287,6 +288,7 @@ TRANSPOSED = ("a Jacobian of f: R^n -> R^m is m x n: one ROW per output, one COL
 
 JACOBIAN_FORWARD = Question(
     id="07.jacobian_forward",
+    builds_on=('07.jvp',),
     points=2,
     title="A full Jacobian by n forward sweeps, one column each",
     cases=_jacobian_cases,
@@ -410,6 +412,7 @@ def _hvp_answer(inputs: Mapping[str, Any]) -> np.ndarray:
 
 HVP = Question(
     id="07.hvp",
+    builds_on=('07.jvp',),
     points=2,
     title="H v by forward mode over the gradient (one sweep, no Hessian)",
     cases=lambda rng: _hvp_cases(rng, with_h=False),

@@ -33,6 +33,18 @@ CREATE TABLE IF NOT EXISTS grades (
     result     TEXT NOT NULL,
     PRIMARY KEY (student, exercise)
 );
+CREATE TABLE IF NOT EXISTS questions (
+    student       TEXT NOT NULL,
+    exercise      TEXT NOT NULL,
+    question      TEXT NOT NULL,
+    score         REAL NOT NULL,
+    max_score     REAL NOT NULL,
+    status        TEXT NOT NULL,
+    cases_passed  INTEGER,
+    cases_total   INTEGER,
+    mistakes      TEXT NOT NULL,
+    PRIMARY KEY (student, exercise, question)
+);
 CREATE TABLE IF NOT EXISTS errors (
     path       TEXT PRIMARY KEY,
     sha256     TEXT NOT NULL,
@@ -72,11 +84,40 @@ def _prepare(db: sqlite3.Connection) -> None:
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+            _migrate(db)
             return
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(random.uniform(0.01, 0.05))
+
+
+def _question_rows(result: dict[str, Any]) -> list[tuple]:
+    """One row of the questions table per question of a result (results graded before partial credit
+    have no test counts: those stay NULL)."""
+    return [(result["student"], result["exercise"], q["id"], q["score"], q["max_score"], q["status"],
+             q.get("cases_passed"), q.get("cases_total"), json.dumps(list(q.get("mistakes", []))))
+            for q in result["questions"]]
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """A gradebook written before the questions table existed gets it filled from its stored results,
+    once, in one transaction (a second process doing the same at once finds it done)."""
+    if db.execute("SELECT 1 FROM grades WHERE NOT EXISTS (SELECT 1 FROM questions q WHERE "
+                  "q.student = grades.student AND q.exercise = grades.exercise) LIMIT 1").fetchone() is None:
+        return
+    with closing(db.cursor()) as cur:
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            missing = cur.execute("SELECT result FROM grades WHERE NOT EXISTS (SELECT 1 FROM questions q WHERE "
+                                  "q.student = grades.student AND q.exercise = grades.exercise)").fetchall()
+            for (result,) in missing:
+                cur.executemany("INSERT OR REPLACE INTO questions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                _question_rows(json.loads(result)))
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
 
 
 def already_graded(db: sqlite3.Connection, student: str, exercise: str, sha256: str) -> bool:
@@ -98,6 +139,8 @@ def record(db: sqlite3.Connection, result: dict[str, Any], sha256: str, path: st
                 "INSERT OR REPLACE INTO grades VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (result["student"], result["exercise"], sha256, path, result["score"], result["max_score"],
                  now(), json.dumps(result)))
+            cur.execute("DELETE FROM questions WHERE student = ? AND exercise = ?", (result["student"], result["exercise"]))
+            cur.executemany("INSERT INTO questions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", _question_rows(result))
             cur.execute("DELETE FROM errors WHERE path = ?", (path,))
             cur.execute("COMMIT")
         except BaseException:
@@ -117,27 +160,28 @@ def record_error(db: sqlite3.Connection, path: str, sha256: str, message: str) -
 
 
 def export_csv(db_path: str | os.PathLike, csv_path: str | os.PathLike) -> int:
-    """One row per (student, exercise) with a column per question; returns the number of rows."""
+    """One row per (student, exercise) with, per question, its score and its tests passed ("3/4");
+    returns the number of rows."""
     if not Path(db_path).is_file():
         raise FileNotFoundError(f"{db_path}: no such gradebook")
     with connect(db_path) as db:
-        rows = db.execute("SELECT student, exercise, score, max_score, graded_at, result FROM grades "
+        rows = db.execute("SELECT student, exercise, score, max_score, graded_at FROM grades "
                           "ORDER BY student, exercise").fetchall()
-    question_ids: list[str] = []
-    parsed = []
-    for student, exercise, score, max_score, graded_at, result in rows:
-        scores = {q["id"]: q["score"] for q in json.loads(result)["questions"]}
-        for qid in scores:
-            if qid not in question_ids:
-                question_ids.append(qid)
-        parsed.append((student, exercise, score, max_score, graded_at, scores))
-    question_ids.sort()
+        per_question: dict[tuple[str, str], dict[str, tuple]] = {}
+        for student, exercise, qid, score, passed, total in db.execute(
+                "SELECT student, exercise, question, score, cases_passed, cases_total FROM questions"):
+            per_question.setdefault((student, exercise), {})[qid] = (score, passed, total)
+    question_ids = sorted({qid for questions in per_question.values() for qid in questions})
     tmp = Path(csv_path).with_name(f".{Path(csv_path).name}.tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", "exercise", "score", "max_score", "graded_at", *question_ids])
-        for student, exercise, score, max_score, graded_at, scores in parsed:
+        writer.writerow(["student", "exercise", "score", "max_score", "graded_at", *question_ids,
+                         *(f"{q} tests" for q in question_ids)])
+        for student, exercise, score, max_score, graded_at in rows:
+            questions = per_question.get((student, exercise), {})
             writer.writerow([student, exercise, f"{score:g}", f"{max_score:g}", graded_at,
-                             *(f"{scores[q]:g}" if q in scores else "" for q in question_ids)])
+                             *(f"{questions[q][0]:g}" if q in questions else "" for q in question_ids),
+                             *(f"{questions[q][1]}/{questions[q][2]}" if q in questions and questions[q][2]
+                               else "" for q in question_ids)])
     tmp.replace(csv_path)
-    return len(parsed)
+    return len(rows)

@@ -292,15 +292,15 @@ def _too_long(question: Any, limits: Limits, begun: int, total: int) -> str:
 
 
 def _first_fix(exercise: Exercise, results: list[QuestionResult]) -> list[QuestionResult]:
-    """Feedback of a failed question that calls an earlier failed answer says to fix that one first."""
+    """Feedback of a failed question that builds on an earlier failed answer says to fix that one first."""
     status = {r.id: r.status for r in results}
     fixed = []
     for question, result in zip(exercise.questions, results):
         failed = [qid for qid in question.builds_on if status.get(qid, PASSED) != PASSED]
         if result.status != PASSED and failed:
             names = " and ".join(f"`{qid}`" for qid in failed)
-            result = replace(result, feedback=f"{result.feedback} This answer calls {names}, which failed "
-                                              f"too: fix {'that' if len(failed) == 1 else 'those'} first.")
+            result = replace(result, feedback=f"{result.feedback} This question builds on {names}, which "
+                                              f"failed too: fix {'that' if len(failed) == 1 else 'those'} first.")
         fixed.append(result)
     return fixed
 
