@@ -136,3 +136,19 @@ def test_an_exception_is_shown_with_the_students_line():
     result = judge(q, cases, decode_report(q.run(namespace, cases), len(cases)), 0, lambda f, line, fn: f"{fn} at {f}:{line}")
     assert "f(3): raised ZeroDivisionError: float division by zero (f at <cell 2>:3)" in result.feedback
     assert result.score == 3.0
+
+
+def test_a_mistake_is_named_from_a_case_that_no_other_mistake_explains_as_well():
+    halved = Mistake.answer("square halved", "do not halve.", lambda i: {"double": 2 * i["x"], "square": i["x"] ** 2 / 2})
+    plain = Mistake.answer("x instead of its square", "square it.", lambda i: {"double": 2 * i["x"], "square": i["x"]})
+    q = _question(mistakes=(halved, plain))
+    # at x = 2 both give 2: only the other cases tell which mistake this is
+    result = _judge(q, lambda x: {"double": 2 * x, "square": x * x / 2})
+    assert result.mistakes == ("square halved",) and "x instead" not in result.feedback
+    only_two = Question(
+        id="01.demo_alike", points=1, title="one case", cases=lambda rng: [Case("f(2)", {"x": 2.0})],
+        probe=Probe(("f",), lambda ns, i: ns["f"](i["x"])), mistakes=(halved, plain),
+        reference=lambda i: {"double": 2 * i["x"], "square": i["x"] ** 2})
+    alike = _judge(only_two, lambda x: {"double": 2 * x, "square": x})
+    assert alike.mistakes == ("square halved or x instead of its square",)
+    assert "do not halve. / square it." in alike.feedback

@@ -2,7 +2,8 @@
 
 A question's points are shared out as its ``credit`` says: evenly over its cases ("case"), over
 every output of every case where one case checks several named outputs ("output"), or all or
-nothing ("all"). Feedback names every known mistake the answer made (each once, with its fix);
+nothing ("all"). Feedback names every known mistake the answer made (each once, with its fix, and
+from a case that no other known mistake explains as well);
 where no known mistake matches, it shows the first output that differs, both sides formatted
 alike, and the inputs of that case; where the answer raised, the line of the student's code that
 raised it.
@@ -220,6 +221,7 @@ def judge(question: Question, cases: Sequence[Case], report: Mapping[str, Any], 
     passed, units_right, units = 0, 0, 0
     first_problem: str | None = None
     named: dict[str, tuple[str, str]] = {}  # mistake name -> (its feedback, the first case it showed in)
+    alike: list[tuple[Case, list]] = []  # cases that several mistakes explain equally well
     for case, outcome in zip(cases, outcomes):
         inputs = case.judged
         expected = question.reference(inputs)
@@ -238,8 +240,10 @@ def judge(question: Question, cases: Sequence[Case], report: Mapping[str, Any], 
             passed += 1
             continue
         found = [m for m in question.mistakes if _matches(m, outcome, inputs)]
-        for mistake in found:
-            named.setdefault(mistake.name, (mistake.feedback, case.name))
+        if len(found) == 1:
+            named.setdefault(found[0].name, (found[0].feedback, case.name))
+        elif found:  # these mistakes give the same numbers here: another case may tell them apart
+            alike.append((case, found))
         if first_problem is None and not found:
             if outcome.error:
                 first_problem = f"{case.name}: {_raised(outcome, locate)}"
@@ -254,6 +258,10 @@ def judge(question: Question, cases: Sequence[Case], report: Mapping[str, Any], 
         score = 0.0
     else:
         score = round(question.points * units_right / units, 2) if units else 0.0
+    for case, found in alike:  # named only when no case told these mistakes apart
+        if not any(m.name in named for m in found):
+            names = " or ".join(m.name for m in found)
+            named.setdefault(names, (" / ".join(m.feedback for m in found), case.name))
     parts = [f"{where}: {name}. {feedback}" for name, (feedback, where) in named.items()]
     if first_problem is not None:
         parts.append(first_problem)
