@@ -150,5 +150,4 @@ def test_a_mistake_is_named_from_a_case_that_no_other_mistake_explains_as_well()
         probe=Probe(("f",), lambda ns, i: ns["f"](i["x"])), mistakes=(halved, plain),
         reference=lambda i: {"double": 2 * i["x"], "square": i["x"] ** 2})
     alike = _judge(only_two, lambda x: {"double": 2 * x, "square": x})
-    assert alike.mistakes == ("square halved or x instead of its square",)
-    assert "do not halve. / square it." in alike.feedback
+    assert alike.mistakes == ("square halved",)  # the first listed, where no case tells them apart

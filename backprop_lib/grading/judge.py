@@ -3,7 +3,8 @@
 A question's points are shared out as its ``credit`` says: evenly over its cases ("case"), over
 every output of every case where one case checks several named outputs ("output"), or all or
 nothing ("all"). Feedback names every known mistake the answer made (each once, with its fix, and
-from a case that no other known mistake explains as well);
+from a case that no other known mistake explains as well, else the first of those that do, as the
+question lists its mistakes from the most specific);
 where no known mistake matches, it shows the first output that differs, both sides formatted
 alike, and the inputs of that case; where the answer raised, the line of the student's code that
 raised it.
@@ -258,10 +259,9 @@ def judge(question: Question, cases: Sequence[Case], report: Mapping[str, Any], 
         score = 0.0
     else:
         score = round(question.points * units_right / units, 2) if units else 0.0
-    for case, found in alike:  # named only when no case told these mistakes apart
+    for case, found in alike:  # where no case told them apart, the first the question lists (the most specific)
         if not any(m.name in named for m in found):
-            names = " or ".join(m.name for m in found)
-            named.setdefault(names, (" / ".join(m.feedback for m in found), case.name))
+            named.setdefault(found[0].name, (found[0].feedback, case.name))
     parts = [f"{where}: {name}. {feedback}" for name, (feedback, where) in named.items()]
     if first_problem is not None:
         parts.append(first_problem)
