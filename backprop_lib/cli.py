@@ -52,7 +52,7 @@ def _grade(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from .grading.commands import export_command
 
-    return export_command(args.gradebook, args.csv)
+    return export_command(args.gradebook, args.csv, args.canvas, args.moodle, args.roster)
 
 
 def _lab(args: argparse.Namespace) -> int:
@@ -96,9 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--require-isolation", action="store_true",
                    help="refuse to grade unless student code can be isolated with namespaces (bubblewrap)")
     g.set_defaults(run=_grade)
-    e = commands.add_parser("export", help="export a gradebook")
+    e = commands.add_parser("export", help="export a gradebook (CSV, or import files for Canvas and Moodle)")
     e.add_argument("gradebook", metavar="DB")
-    e.add_argument("--csv", required=True, metavar="FILE", help="write one row per student and exercise")
+    e.add_argument("--csv", metavar="FILE", help="write one row per student and exercise, with every question")
+    e.add_argument("--canvas", metavar="FILE", help="write Canvas's gradebook import file (needs --roster)")
+    e.add_argument("--moodle", metavar="FILE", help="write a Moodle grade import file (needs --roster)")
+    e.add_argument("--roster", metavar="CSV",
+                   help="name students as the LMS does: a header row with folder,id and optionally "
+                        "name,sis_user_id,sis_login_id,section,email")
     e.set_defaults(run=_export)
     args, unknown = parser.parse_known_args(argv)
     if args.command == "lab":

@@ -1,7 +1,6 @@
 """The ``grade`` and ``export`` commands: one submission or a whole class into a gradebook."""
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
@@ -12,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import gradebook
+from . import exports, gradebook
+from .exports import RosterError, read_roster
 from .protocol import clean_text
 from .runner import GradingError, exercise_of, grade_notebook, read_submission, student_folder
 from .sandbox import NAMESPACES, Sandbox, SandboxError, isolation_level
 
-ROSTER_COLUMNS = ("folder", "id")
 
 
 def table(result: dict[str, Any]) -> str:
@@ -69,33 +68,9 @@ def _error(message: str) -> None:
     print(f"error: {clean_text(message, 2000)}", file=sys.stderr)
 
 
-class RosterError(Exception):
-    """A roster that cannot be used; one line for the user."""
-
-
 def load_roster(path: str) -> dict[str, str]:
-    """``folder -> student id`` from a CSV whose header has at least ``folder`` and ``id``."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.DictReader(f))
-            header = rows and list(rows[0]) or []
-    except FileNotFoundError:
-        raise RosterError(f"{path}: no such roster") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise RosterError(f"{path}: not a readable CSV roster ({exc})") from None
-    missing = [c for c in ROSTER_COLUMNS if c not in header]
-    if not rows or missing:
-        raise RosterError(f"{path}: a roster needs a header row with the columns folder and id"
-                          + (f" (missing: {', '.join(missing)})" if rows else " and one row per student"))
-    roster: dict[str, str] = {}
-    for line, row in enumerate(rows, start=2):
-        folder, student = (row.get("folder") or "").strip(), (row.get("id") or "").strip()
-        if not folder or not student:
-            raise RosterError(f"{path}, line {line}: an empty folder or id")
-        if folder in roster and roster[folder] != student:
-            raise RosterError(f"{path}, line {line}: folder {folder!r} is listed twice")
-        roster[folder] = student
-    return roster
+    """``folder -> student id`` from a roster (see ``exports.read_roster``)."""
+    return {person.folder: person.id for person in read_roster(path)}
 
 
 def _isolation_or_refuse(require: bool) -> bool:
@@ -308,11 +283,34 @@ def _batch(paths: list[str], db_path: str, jobs: int, student: str | None, feedb
     return 0
 
 
-def export_command(db_path: str, csv_path: str) -> int:
+def export_command(db_path: str, csv_path: str | None, canvas: str | None = None, moodle: str | None = None,
+                   roster: str | None = None) -> int:
+    """Write the gradebook's grades as CSV and, given a roster, as Canvas and Moodle import files."""
+    if not (csv_path or canvas or moodle):
+        _error("say what to write: --csv FILE, --canvas FILE or --moodle FILE")
+        return 2
+    if (canvas or moodle) and not roster:
+        _error("--canvas and --moodle need --roster CSV (columns folder and id, and optionally name, "
+               "sis_user_id, sis_login_id, section, email) to name each student as the LMS knows them")
+        return 2
     try:
-        rows = gradebook.export_csv(db_path, csv_path)
-    except FileNotFoundError as exc:
+        if csv_path:
+            rows = gradebook.export_csv(db_path, csv_path)
+            print(f"wrote {rows} rows to {csv_path}")
+        for out, write, lms in ((canvas, exports.export_canvas, "Canvas"), (moodle, exports.export_moodle, "Moodle")):
+            if out:
+                done = write(db_path, roster, out)
+                print(f"wrote {done.rows} students and {len(done.exercises)} exercises to {out} for {lms}")
+                if done.unlisted:
+                    print(f"warning: graded but not in the roster, so not in {out}: {', '.join(done.unlisted)}",
+                          file=sys.stderr)
+                if done.without_grades:
+                    print(f"warning: in the roster without a graded submission (empty cells in {out}): "
+                          f"{', '.join(done.without_grades)}", file=sys.stderr)
+    except (FileNotFoundError, RosterError) as exc:
         _error(str(exc))
         return 1
-    print(f"wrote {rows} rows to {csv_path}")
+    except OSError as exc:
+        _error(f"cannot write the export: {exc}")
+        return 1
     return 0
