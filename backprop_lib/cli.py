@@ -55,6 +55,12 @@ def _export(args: argparse.Namespace) -> int:
     return export_command(args.gradebook, args.csv, args.canvas, args.moodle, args.roster)
 
 
+def _report(args: argparse.Namespace) -> int:
+    from .grading.commands import report_command
+
+    return report_command(args.gradebook, args.output)
+
+
 def _lab(args: argparse.Namespace) -> int:
     from .course.lab import NoCourse, run_lab
 
@@ -105,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="name students as the LMS does: a header row with folder,id and optionally "
                         "name,sis_user_id,sis_login_id,section,email")
     e.set_defaults(run=_export)
+    r = commands.add_parser("report", help="write the class report of a gradebook (one HTML page)")
+    r.add_argument("gradebook", metavar="DB")
+    r.add_argument("-o", "--output", required=True, metavar="FILE", help="the HTML file to write")
+    r.set_defaults(run=_report)
     args, unknown = parser.parse_known_args(argv)
     if args.command == "lab":
         args.jupyterlab_args = unknown

@@ -51,3 +51,20 @@ def test_an_answer_typed_into_an_exercise_gets_feedback(lab, page):
         page.keyboard.press("Shift+Enter")  # runs the check
         feedback = page.locator(".jp-CodeCell:has-text('check(\"01.numerical_derivative\")') .jp-OutputArea-output")
         feedback.filter(has_text="all 3 tests passed").wait_for(timeout=30_000)
+
+
+def test_the_class_report_renders_its_figures_offline(page, tmp_path):
+    """The report opened from disk, with the network cut: every figure decodes and shows."""
+    from backprop_lib.grading.report import write_report
+    from test_report import make_class_gradebook
+
+    out = tmp_path / "report.html"
+    write_report(make_class_gradebook(tmp_path), out)
+    page.context.set_offline(True)
+    page.goto(out.as_uri())
+    figures = page.locator("img.figure")
+    assert figures.count() == 1
+    sizes = figures.evaluate_all("images => images.map(i => [i.complete, i.naturalWidth, i.naturalHeight])")
+    assert all(done and width > 100 and height > 50 for done, width, height in sizes), sizes
+    assert page.locator("section.exercise table tbody tr").count() == 2
+    assert "product of the derivatives" in page.locator("section.exercise").inner_text()

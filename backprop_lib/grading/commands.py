@@ -314,3 +314,19 @@ def export_command(db_path: str, csv_path: str | None, canvas: str | None = None
         _error(f"cannot write the export: {exc}")
         return 1
     return 0
+
+
+def report_command(db_path: str, out: str) -> int:
+    """Write the class report of a gradebook."""
+    from .report import write_report
+
+    try:
+        exercises = write_report(db_path, out)
+    except FileNotFoundError as exc:
+        _error(str(exc))
+        return 1
+    except OSError as exc:
+        _error(f"cannot write the report: {exc}")
+        return 1
+    print(f"wrote the report of {len(exercises)} exercise{'s' * (len(exercises) != 1)} to {out}")
+    return 0
