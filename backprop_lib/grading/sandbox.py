@@ -6,7 +6,12 @@ UTS namespaces as an unprivileged uid with no capability; it sees a read-only sy
 environment, a read-only copy of the library without the trusted half of grading (see
 ``sandbox_library``), and one private tmpfs; nothing of the submissions, solutions/, the gradebook
 or home folders. Elsewhere it is an ordinary process (``isolation="process"``) that still runs in
-a scratch folder with a scrubbed environment, but can see the files its uid can.
+a scratch folder with a scrubbed environment, but can see the files its uid can. Started by root
+(a platform's container, where Docker forbids namespaces), that process runs as a uid of its own
+(``PROCESS_UIDS``), with no supplementary group and no capability, and closing the sandbox kills
+every process of that uid: whatever a submission leaves running dies before the grader writes a
+result. Where that uid could not run this Python (one under /root, say), the worker stays root's,
+and ``Sandbox.root_kept`` says why.
 
 Everything that comes back is hostile input: frames have a size cap, each submission a byte and
 message budget, and a wall-clock budget that nothing the sandbox sends can extend.
@@ -15,11 +20,15 @@ from __future__ import annotations
 
 import atexit
 import compileall
+import grp
+import importlib.util
 import json
 import os
 import pickle
+import pwd
 import select
 import shutil
+import signal
 import site
 import socket
 import stat
@@ -42,6 +51,11 @@ START_SECONDS = 120.0  # a cold start on a loaded machine: numpy, matplotlib and
 UNTRUSTED = ("__init__.py", "plain.py", "probe.py", "worker.py")
 # Environment variables passed on: OpenBLAS needs these on processors where they are set.
 PASSED_ON = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LANG", "LC_ALL")
+# Started by root without namespaces, each sandbox's worker runs as one of these uids, one that no
+# account and no running process has: its jobs can then signal nothing but their own sandbox, are
+# counted against their own process limit, and the judge can end whatever they leave by their uid.
+PROCESS_UIDS = range(64_000, 65_000)
+STOP_SECONDS = 5.0  # to see every process of a sandbox's uid gone once it is closed
 
 
 class SandboxError(Exception):
@@ -106,6 +120,102 @@ def _python_folders() -> list[str]:
     """The interpreter's prefixes and its site-packages: what the sandbox binds read-only."""
     prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
     return sorted(prefixes | set(_site_packages()))
+
+
+# --- a uid of its own, run by root without namespaces ---------------------------------------------------
+
+_uid_lock = threading.Lock()
+_uids_taken: set[int] = set()
+
+
+def _process_table() -> list[tuple[int, int, set[int], str]]:
+    """(pid, parent, its uids, its state) of every visible process, from /proc."""
+    table = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return table
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status", encoding="utf-8", errors="replace") as f:
+                fields = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
+            uids = {int(uid) for uid in fields["Uid"].split()}
+            table.append((int(entry), int(fields["PPid"]), uids, fields["State"].strip()[:1]))
+        except (OSError, KeyError, ValueError):
+            continue
+    return table
+
+
+def _open_to_others(path: str) -> bool:
+    """Whether a uid that owns nothing on the way (not the owner, not in the group) reaches ``path``."""
+    real = Path(os.path.realpath(path))
+    try:
+        target = os.stat(real).st_mode
+        folders = [os.stat(folder).st_mode for folder in real.parents]
+    except OSError:
+        return False
+    wanted = stat.S_IROTH | stat.S_IXOTH if stat.S_ISDIR(target) else stat.S_IXOTH
+    return target & wanted == wanted and all(mode & stat.S_IXOTH for mode in folders)
+
+
+def _unprivileged_uid(library: Path) -> tuple[int | None, str | None]:
+    """A free uid of ``PROCESS_UIDS`` for a sandbox started by root, or None and why not."""
+    numpy = importlib.util.find_spec("numpy")
+    needed = [os.path.realpath(sys.executable), sysconfig.get_paths()["stdlib"], str(library)]
+    if numpy is not None and numpy.submodule_search_locations:
+        needed.append(os.path.dirname(list(numpy.submodule_search_locations)[0]))
+    for path in needed:
+        if not _open_to_others(path):
+            return None, (f"an unprivileged user cannot reach {path}; install Python and its packages "
+                          f"where every user may read them")
+    running = set().union(*(uids for _, _, uids, _ in _process_table()))
+    start = os.getpid() % len(PROCESS_UIDS)  # two graders on one machine start their search apart
+    with _uid_lock:
+        for index in range(len(PROCESS_UIDS)):
+            uid = PROCESS_UIDS[(start + index) % len(PROCESS_UIDS)]
+            if uid in _uids_taken or uid in running or _has_account(uid):
+                continue
+            _uids_taken.add(uid)
+            return uid, None
+    return None, f"every uid from {PROCESS_UIDS.start} to {PROCESS_UIDS.stop - 1} is in use"
+
+
+def _has_account(uid: int) -> bool:
+    for lookup in (pwd.getpwuid, grp.getgrgid):
+        try:
+            lookup(uid)
+            return True
+        except KeyError:
+            pass
+    return False
+
+
+def _end_processes_of(uid: int, seconds: float = STOP_SECONDS) -> list[int]:
+    """Kill every process running as ``uid`` (reaping those that were ours); the pids still running
+    after ``seconds``, which is none unless a process cannot die (stuck in the kernel)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = []
+        for pid, parent, uids, state in _process_table():
+            if uid not in uids:
+                continue
+            if state in "ZX":
+                if parent == os.getpid():
+                    try:
+                        os.waitpid(pid, os.WNOHANG)
+                    except ChildProcessError:
+                        pass
+                continue
+            left.append(pid)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.002)
 
 
 # --- bubblewrap ------------------------------------------------------------------------------------------
@@ -199,6 +309,9 @@ class Sandbox:
         self.buffer = bytearray()
         self.namespaces_per_job = False
         self._folder: tempfile.TemporaryDirectory | None = None
+        self.uid: int | None = None  # the uid of its own that the worker runs as (root, no namespaces)
+        self.root_kept: str | None = None  # why its worker kept root's uid (started by root, no namespaces)
+        self.left_running: list[int] = []  # processes of its uid that would not die when it closed
 
     # lifecycle
 
@@ -216,6 +329,7 @@ class Sandbox:
         env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg")
         channel = {"BACKPROP_CHANNEL": str(theirs.fileno())}
         python = os.path.realpath(sys.executable)
+        user: dict[str, Any] = {}
         if self.isolation == NAMESPACES:
             command = _bwrap_command(library, python, self.scratch_bytes)
             for name, value in {**env, **channel}.items():
@@ -234,10 +348,12 @@ class Sandbox:
                        PATH=os.environ.get("PATH", "/usr/bin:/bin"))
             cwd = scratch
             run_env = {**env, **channel}
+            if os.geteuid() == 0:
+                user.update(self._drop_root(library, folder, scratch_dir))
         try:
             self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                             stderr=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), env=run_env,
-                                            cwd=cwd, start_new_session=True)
+                                            cwd=cwd, start_new_session=True, **user)
         except OSError as exc:
             raise SandboxError(f"cannot start the sandbox: {exc}") from None
         finally:
@@ -249,6 +365,16 @@ class Sandbox:
                   "warm": self.warm}
         self._send(json.dumps(config).encode())
         self.ready = False
+
+    def _drop_root(self, library: Path, folder: Path, scratch: Path) -> dict[str, Any]:
+        """The Popen arguments that start the worker as a uid of its own: no supplementary group,
+        and (a uid that is not 0) no capability. Its scratch folder is the one place it owns."""
+        self.uid, self.root_kept = _unprivileged_uid(library)
+        if self.uid is None:
+            return {}
+        os.chmod(folder, 0o711)
+        os.chown(scratch, self.uid, self.uid)
+        return {"user": self.uid, "group": self.uid, "extra_groups": []}
 
     def wait_ready(self) -> None:
         """Wait for the launched worker to say it is ready, then cap what it will start."""
@@ -290,6 +416,13 @@ class Sandbox:
                     self.process.kill()
             self.process.wait()
             self.process = None
+        if self.uid is not None:
+            # What a job started may have left its worker's tree (killing the worker first): its uid says.
+            self.left_running = _end_processes_of(self.uid)
+            if not self.left_running:
+                with _uid_lock:
+                    _uids_taken.discard(self.uid)
+            self.uid = None
         if self.cap is not None:
             self.cap.remove()
             self.cap = None

@@ -99,6 +99,19 @@ def _write(path: str, text: str) -> None:
         f.write(text)
 
 
+def _write_own(libc: Any, name: str, text: str) -> None:
+    """Write /proc/self/``name``. The worker's children are not dumpable, and such a process owns its
+    /proc files only where its user namespace maps root (in bubblewrap's); started by root without
+    namespaces, with a uid of its own, the child is dumpable for as long as it writes."""
+    if libc is not None:
+        libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
+    try:
+        _write(f"/proc/self/{name}", text)
+    finally:
+        if libc is not None:
+            libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
 def _own_namespaces(libc: Any) -> bool:
     """Enter new user, PID, mount and IPC namespaces (the next fork is process 1 of the new PID one)."""
     if libc is None:
@@ -107,9 +120,9 @@ def _own_namespaces(libc: Any) -> bool:
     if libc.unshare(_CLONE_NEWUSER | _CLONE_NEWPID | _CLONE_NEWNS | _CLONE_NEWIPC) != 0:
         return False
     try:
-        _write("/proc/self/setgroups", "deny")
-        _write("/proc/self/uid_map", f"{uid} {uid} 1")
-        _write("/proc/self/gid_map", f"{gid} {gid} 1")
+        _write_own(libc, "setgroups", "deny")
+        _write_own(libc, "uid_map", f"{uid} {uid} 1")
+        _write_own(libc, "gid_map", f"{gid} {gid} 1")
     except OSError:
         os._exit(71)  # half-entered namespaces: this child is useless; the worker reports it
     return True
@@ -280,7 +293,7 @@ def _child(job: dict[str, Any], out: int, pid_pipe: int, scratch: str, libc: Any
         os.setsid()  # its own session and process group: a signal to "my group" cannot reach the worker
         os.close(pid_pipe)
         try:
-            _write("/proc/self/oom_score_adj", "1000")  # out of memory, the job's processes go first
+            _write_own(libc, "oom_score_adj", "1000")  # out of memory, the job's processes go first
         except OSError:
             pass
         _drop_privileges(libc if nested else None)
@@ -366,6 +379,7 @@ class Worker:
 
     def serve(self) -> None:
         if self.libc is not None:
+            self.libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # no set-user-ID program gives a job root back
             self.libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)  # no process of the same uid may read or write our memory
             self.libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # a job's orphans become ours, to be killed
         self.send({"ready": True, "namespaces": self.namespaces})
