@@ -146,17 +146,16 @@ _SYSCALLS = {
 }
 
 
-def _filter_syscalls(libc: Any) -> bool:
-    """A seccomp filter for everything the job runs: no kernel keyring (they are shared with the
-    grader's user and outlive the job) and no new user namespace (whose mounts no cap would count).
-
-    Returns False where the architecture is not known here (the filter is then not installed).
-    """
+def syscall_filter() -> bytes | None:
+    """The seccomp program (classic BPF, as the kernel and bubblewrap's --seccomp take it) for
+    everything a job runs: no kernel keyring (they are shared with the grader's user and outlive the
+    job) and no new user namespace (whose mounts no cap would count). None where the architecture
+    is not known here."""
     import platform
 
     arch = _SYSCALLS.get(platform.machine())
-    if libc is None or arch is None:
-        return False
+    if arch is None:
+        return None
     audit, refused, namespaced = arch
 
     def op(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
@@ -173,13 +172,22 @@ def _filter_syscalls(libc: Any) -> bool:
         program += [op(jeq, number, 0, 3), op(load, 16), op(jset, _CLONE_NEWUSER, 0, 1), op(ret, eperm),
                     op(load, 0)]
     program.append(op(ret, allow))
-    code = ctypes.create_string_buffer(b"".join(program))
+    return b"".join(program)
+
+
+def _filter_syscalls(libc: Any) -> bool:
+    """Install ``syscall_filter`` on this process and all it starts; False where there is none."""
+    program = syscall_filter() if libc is not None else None
+    if program is None:
+        return False
+    code = ctypes.create_string_buffer(program)
 
     class Program(ctypes.Structure):
         _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
     libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    if libc.prctl(_PR_SET_SECCOMP, 2, ctypes.byref(Program(len(program), ctypes.cast(code, ctypes.c_void_p))), 0, 0):
+    instructions = len(program) // 8  # struct sock_filter: 8 bytes
+    if libc.prctl(_PR_SET_SECCOMP, 2, ctypes.byref(Program(instructions, ctypes.cast(code, ctypes.c_void_p))), 0, 0):
         os._exit(74)
     return True
 
