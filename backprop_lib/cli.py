@@ -111,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="name students as the LMS does: a header row with folder,id and optionally "
                         "name,sis_user_id,sis_login_id,section,email")
     e.set_defaults(run=_export)
+    from .grading.platforms.command import add_parser as add_autograder
+
+    add_autograder(commands)
     r = commands.add_parser("report", help="write the class report of a gradebook (one HTML page)")
     r.add_argument("gradebook", metavar="DB")
     r.add_argument("-o", "--output", required=True, metavar="FILE", help="the HTML file to write")
