@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+import nbformat
 import numpy as np
 import pytest
 
@@ -93,7 +94,10 @@ def engine(unwrapped=False, reflected=True, assign=False, no_swap=False, pow_k_x
             for node in (nodes if sweep == "forward" else reversed(nodes)):
                 node._backward()
 
-    if reflected:
+    if reflected == "calls itself":
+        Value.__radd__ = lambda self, other: other + self
+        Value.__rmul__ = lambda self, other: other * self
+    elif reflected:
         Value.__radd__ = Value.__add__
         Value.__rmul__ = Value.__mul__
 
@@ -210,6 +214,13 @@ class SigmoidOnInput(Sigmoid):
         return grad_output * x * (1 - x)
 
 
+class SigmoidTimesOutput(Sigmoid):
+    @staticmethod
+    def backward(ctx, grad_output):
+        s, _ = ctx.saved_tensors
+        return grad_output * s
+
+
 class SigmoidIgnoringUpstream(Sigmoid):
     @staticmethod
     def backward(ctx, grad_output):
@@ -246,43 +257,75 @@ def test_the_master_earns_full_marks_and_the_exercise_zero():
     assert {q.status for q in blank.questions} == {"not implemented"}
 
 
+ASSIGNED = "gradient assigned instead of accumulated at a fan-out"
+WRONG_ORDER = "backward steps run out of topological order"
+NOT_SEEDED = "the root's gradient is not seeded with 1"
+LEAVES_RESET = "backward() resets the leaves' gradients"
 MISTAKES = [
     ("04.value_forward", engine(reflected=False), "a reflected operator is missing"),
+    ("04.value_forward", engine(reflected="calls itself"), "a reflected operator calls itself"),
     ("04.value_forward", engine(unwrapped=True), "a number operand is used as a Value"),
     ("04.topological_order", engine(order="recursive"), "recursive topological sort overflows"),
     ("04.topological_order", engine(order="reversed"), "the order is reversed"),
     ("04.topological_order", engine(order="duplicates"), "a node is listed more than once"),
     ("04.topological_order", engine(order="no leaves"), "nodes are missing"),
-    ("04.value_backward", engine(assign=True), "gradient assigned instead of accumulated"),
-    ("04.value_backward", engine(sweep="bfs"), "backward steps run out of topological order"),
-    ("04.value_backward", engine(sweep="forward"), "backward steps run out of topological order"),
-    ("04.value_backward", engine(sweep="preorder"), "backward steps run out of topological order"),
+    ("04.value_backward", engine(assign=True), ASSIGNED),
+    ("04.value_backward", engine(sweep="bfs"), WRONG_ORDER),
+    ("04.value_backward", engine(sweep="forward"), WRONG_ORDER),
+    ("04.value_backward", engine(sweep="preorder"), WRONG_ORDER),
     ("04.value_backward", engine(tanh_on_input=True), "tanh derivative taken on the input"),
     ("04.value_backward", engine(pow_k_xk=True), "power rule applied as k * x**k"),
     ("04.value_backward", engine(no_swap=True), "multiplication does not swap"),
-    ("04.value_backward", engine(seed=0.0), "the root's gradient is not seeded with 1"),
+    ("04.value_backward", engine(seed=0.0), NOT_SEEDED),
     ("04.deep_chain", engine(order="recursive"), "recursion too deep"),
-    ("04.deep_chain", engine(assign=True), "gradient assigned instead of accumulated"),
-    ("04.deep_chain", engine(seed=0.0), "the root's gradient is not seeded with 1"),
+    ("04.deep_chain", engine(assign=True), ASSIGNED),
+    ("04.deep_chain", engine(sweep="forward"), WRONG_ORDER),
+    ("04.deep_chain", engine(seed=0.0), NOT_SEEDED),
     ("04.backward_accumulates", engine(reset="none"), "intermediate gradients are not reset"),
-    ("04.backward_accumulates", engine(reset="all"), "backward() resets the leaves' gradients"),
-    ("04.backward_accumulates", engine(seed=0.0), "the root's gradient is not seeded with 1"),
+    ("04.backward_accumulates", engine(reset="none", order="recursive"), "intermediate gradients are not reset"),
+    ("04.backward_accumulates", engine(reset="all"), LEAVES_RESET),
+    ("04.backward_accumulates", engine(assign=True), ASSIGNED),
+    ("04.backward_accumulates", engine(sweep="forward"), WRONG_ORDER),
+    ("04.backward_accumulates", engine(tanh_on_input=True), "tanh derivative taken on the input"),
+    ("04.backward_accumulates", engine(pow_k_xk=True), "power rule applied as k * x**k"),
+    ("04.backward_accumulates", engine(no_swap=True), "multiplication does not swap"),
+    ("04.backward_accumulates", engine(seed=0.0), NOT_SEEDED),
     ("04.sigmoid_function", {"Sigmoid": SigmoidOnInput}, "sigmoid derivative taken on the input"),
+    ("04.sigmoid_function", {"Sigmoid": SigmoidTimesOutput}, "multiplied by sigma(x) instead of its derivative"),
     ("04.sigmoid_function", {"Sigmoid": SigmoidIgnoringUpstream}, "the upstream gradient is ignored"),
     ("04.sigmoid_function", {"Sigmoid": SigmoidOverflowing}, "exp overflows for very negative x"),
 ]
 
 
-@pytest.mark.parametrize(("question", "answer", "mistake"), MISTAKES)
-def test_each_known_mistake_is_named(question, answer, mistake):
+@pytest.mark.parametrize(("question", "answer", "mistake"), MISTAKES, ids=[f"{q}: {m}" for q, _, m in MISTAKES])
+def test_each_known_mistake_is_named_and_nothing_else(question, answer, mistake):
     report = check(question, answer)
     assert report.result.status == "failed"
-    assert mistake in report.result.feedback
+    assert report.result.mistakes == (mistake,), report.result.feedback
+    assert f": {mistake}. " in report.result.feedback
     if question != "04.deep_chain":  # its inputs are the same kind every time, and 100,000 nodes cost time
         q = find_question(question)
         cases = q.draw_cases(5)
-        result = judge(q, cases, q.run(answer, cases), 5)
-        assert mistake in result.feedback
+        assert judge(q, cases, q.run(answer, cases), 5).mistakes == (mistake,)
+
+
+# Answers that were once named by a mistake they do not make: the name they must get, and the one they must not.
+MISDIAGNOSED = [
+    ("04.backward_accumulates", engine(assign=True), ASSIGNED, LEAVES_RESET),
+    ("04.backward_accumulates", engine(assign=True, reset="none"), ASSIGNED, LEAVES_RESET),
+    ("04.backward_accumulates", engine(sweep="forward"), WRONG_ORDER, NOT_SEEDED),
+    ("04.backward_accumulates", engine(order="reversed"), WRONG_ORDER, NOT_SEEDED),
+]
+
+
+@pytest.mark.parametrize(("question", "answer", "named", "not_named"), MISDIAGNOSED)
+def test_a_diagnosis_names_only_the_mistake_made(question, answer, named, not_named):
+    q = find_question(question)
+    for seed in (1, 2, 3):
+        cases = q.draw_cases(seed)
+        result = judge(q, cases, q.run(answer, cases), seed)
+        assert named in result.mistakes and not_named not in result.mistakes, result.feedback
+        assert not_named not in result.feedback
 
 
 def test_every_known_mistake_is_tried():
@@ -360,3 +403,23 @@ def test_exercise_04_has_the_fixed_symbols():
     symbols = {s for q in EXERCISES["04"].questions for s in q.symbols}
     assert {"Value", "topological_order"} <= symbols
     assert len(EXERCISES["04"].questions) >= 4
+
+
+def test_the_accumulation_question_warns_readers_of_micrograd():
+    nb = nbformat.read(find_notebook("exercises", "04"), as_version=4)
+    (section,) = [c.source for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("### 3c.")]
+    assert "If you know micrograd" in section and "fails\nthis check, by design" in section
+
+
+def test_credit_is_declared_for_every_question():
+    assert {q.id: q.credit for q in EXERCISES["04"].questions} == {
+        "04.value_forward": "case", "04.topological_order": "case", "04.value_backward": "case",
+        "04.deep_chain": "case", "04.backward_accumulates": "case", "04.sigmoid_function": "output"}
+
+
+def test_a_sigmoid_with_the_right_forward_and_a_wrong_backward_earns_its_s_outputs():
+    q = find_question("04.sigmoid_function")
+    cases = q.draw_cases(3)
+    result = judge(q, cases, q.run({"Sigmoid": SigmoidTimesOutput}, cases), 3)
+    # s right in all 5 cases; dx right only at x near -720, where s and s (1 - s) both round to 0: 6 of 10 outputs
+    assert (result.score, result.max_score, result.cases_passed) == (1.2, 2, 1)

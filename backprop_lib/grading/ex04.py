@@ -222,15 +222,17 @@ def _simulated(program: Program, how: str = "dfs", accumulate: bool = True, seed
     return {"data": _forward(program)[-1], "grads": grads}
 
 
-def _engine_mistake(name: str, feedback: str, hows: Sequence[str] = ("dfs",), **kwargs: Any) -> Mistake:
-    """A mistake recognised when the answer equals the simulated engine under any of ``hows``."""
+def _simulated_mistake(name: str, feedback: str, simulate: Callable[..., Any], hows: Sequence[str] = ("dfs",),
+                       **kwargs: Any) -> Mistake:
+    """A mistake recognised when the answer equals ``simulate(program, how=how, **kwargs)`` for one of
+    ``hows`` (the orders a sort may give); its wrong answer is the one under the first."""
 
     def matches(outcome: Outcome, inputs: Mapping[str, Any]) -> bool:
         if outcome.error or outcome.reference:
             return False
-        return any(close(outcome.value, _simulated(inputs["program"], how, **kwargs)) for how in hows)
+        return any(close(outcome.value, simulate(inputs["program"], how=how, **kwargs)) for how in hows)
 
-    return Mistake(name, feedback, matches)
+    return Mistake(name, feedback, matches, lambda i: simulate(i["program"], how=hows[0], **kwargs))
 
 
 ASSIGNED = dict(
@@ -244,33 +246,51 @@ WRONG_ORDER = dict(
 NOT_SEEDED = dict(
     name="the root's gradient is not seeded with 1",
     feedback="backward() starts from d root / d root = 1: set self.grad = 1.0 before the sweep.")
-BACKWARD_MISTAKES = (
-    USES_LIBRARY_VALUE,
-    _engine_mistake(**ASSIGNED, hows=("dfs", "stack"), accumulate=False),
-    _engine_mistake(**WRONG_ORDER, hows=("forward_dfs", "forward_stack", "bfs", "preorder")),
-    _engine_mistake("tanh derivative taken on the input",
-                    "d tanh(x)/dx = 1 - tanh(x)^2 uses the OUTPUT t = tanh(x): write (1 - t**2), with "
-                    "t = out.data, not (1 - x**2).", bugs=("tanh_on_input",)),
-    _engine_mistake("power rule applied as k * x**k",
-                    "d(x**k)/dx = k * x**(k - 1): the exponent drops by one.", bugs=("pow_k_xk",)),
-    _engine_mistake("multiplication does not swap",
-                    "for out = a * b, a receives b * out.grad and b receives a * out.grad: each input gets "
-                    "the OTHER factor.", bugs=("mul_no_swap",)),
-    _engine_mistake(**NOT_SEEDED, seed=0.0),
+WRONG_ORDERS = ("forward_dfs", "forward_stack", "bfs", "preorder")
+TANH_ON_INPUT = dict(
+    name="tanh derivative taken on the input",
+    feedback="d tanh(x)/dx = 1 - tanh(x)^2 uses the OUTPUT t = tanh(x): write (1 - t**2), with t = out.data, "
+             "not (1 - x**2).")
+POW_K_XK = dict(name="power rule applied as k * x**k", feedback="d(x**k)/dx = k * x**(k - 1): the exponent drops by one.")
+MUL_NO_SWAP = dict(
+    name="multiplication does not swap",
+    feedback="for out = a * b, a receives b * out.grad and b receives a * out.grad: each input gets the OTHER factor.")
+# A backward pass's known bugs: the words of the mistake and how the simulated engine makes it.
+ENGINE_BUGS = (
+    (ASSIGNED, dict(hows=("dfs", "stack"), accumulate=False)),
+    (WRONG_ORDER, dict(hows=WRONG_ORDERS)),
+    (TANH_ON_INPUT, dict(bugs=("tanh_on_input",))),
+    (POW_K_XK, dict(bugs=("pow_k_xk",))),
+    (MUL_NO_SWAP, dict(bugs=("mul_no_swap",))),
+    (NOT_SEEDED, dict(seed=0.0)),
 )
-_BUG_VARIANTS = (
-    [dict(how=h, accumulate=False) for h in ("dfs", "stack")]
-    + [dict(how=h) for h in ("forward_dfs", "forward_stack", "bfs", "preorder")]
-    + [dict(bugs=(b,)) for b in ("tanh_on_input", "pow_k_xk", "mul_no_swap")] + [dict(seed=0.0)]
-)
+BACKWARD_MISTAKES = (USES_LIBRARY_VALUE,) + tuple(
+    _simulated_mistake(**words, simulate=_simulated, **how) for words, how in ENGINE_BUGS)
+
+
+def _variants(bugs: Sequence[Mapping[str, Any]]) -> list[list[dict]]:
+    """For each bug, the simulator's keywords for every way of making it (one per order it may come in)."""
+    return [[dict(how=how, **{k: v for k, v in bug.items() if k != "hows"}) for how in bug.get("hows", ("dfs",))]
+            for bug in bugs]
+
+
+_BUG_VARIANTS = _variants([bug for _, bug in ENGINE_BUGS])
 
 
 def _distinct(a: Any, b: Any) -> bool:
     return not close(a, b, rtol=1e-3, atol=1e-4)
 
 
+def _telling_apart(groups: Sequence[Sequence[Any]], right: Any) -> bool:
+    """Each group holds the answers one bug may give: every answer differs from the right one, and
+    from every answer of every other group."""
+    return (all(_distinct(r, right) for group in groups for r in group)
+            and all(_distinct(a, b) for k, group in enumerate(groups) for other in groups[k + 1:]
+                    for a in group for b in other))
+
+
 def _telling_program(rng: np.random.Generator, n_ops: int) -> list[tuple]:
-    """A random expression on which every known bug gives a different answer from the right one.
+    """A random expression on which every known bug gives its own answer, unlike the right one and the others.
 
     After a random start, m = (last node) * (an earlier node) reaches the root along two paths of
     different lengths, directly and through tanh and a power: a fan-out that an out-of-order sweep
@@ -285,8 +305,8 @@ def _telling_program(rng: np.random.Generator, n_ops: int) -> list[tuple]:
         values = _forward(program)
         if not (0.2 < abs(values[m]) < 2.5):
             continue
-        right = _simulated(program)
-        if all(_distinct(_simulated(program, **variant), right) for variant in _BUG_VARIANTS):
+        groups = [[_simulated(program, **variant) for variant in bug] for bug in _BUG_VARIANTS]
+        if _telling_apart(groups, _simulated(program)):
             return program
     raise RuntimeError("no telling expression found")  # 1000 failures in a row: practically impossible
 
@@ -313,6 +333,7 @@ def _forward_cases(rng: np.random.Generator) -> list[Case]:
 
 VALUE_FORWARD = Question(
     id="04.value_forward",
+    credit="case",
     points=2,
     title="Value: data, +, *, ** with a number, tanh, exp and the reflected operators",
     cases=_forward_cases,
@@ -326,6 +347,10 @@ VALUE_FORWARD = Question(
                 "`2 + v` first tries int.__add__, which does not know Value, then v.__radd__(2): define "
                 "__radd__ and __rmul__ (they can return self + other and self * other).",
                 lambda o, i: bool(o.error) and o.error[0] == "TypeError" and "unsupported operand" in o.error[1]),
+        Mistake.raises("a reflected operator calls itself",
+                       "in __radd__, `return other + self` asks the number first, which hands the sum back to "
+                       "self.__radd__(other): it calls itself until Python stops it. Write `return self + other` "
+                       "(and `return self * other` in __rmul__).", "RecursionError"),
         Mistake("a number operand is used as a Value",
                 "in v + 2 or v * 3 the other operand may be a plain number: wrap it first, "
                 "other = other if isinstance(other, Value) else Value(other). In v ** k, k stays a number: "
@@ -373,6 +398,7 @@ RECURSION_FEEDBACK = ("a recursive function goes one call deeper per node of a c
 
 TOPOLOGICAL_ORDER = Question(
     id="04.topological_order",
+    credit="case",
     builds_on=('04.value_forward',),
     points=3,
     title="Every node before the nodes computed from it",
@@ -414,6 +440,7 @@ def _backward_cases(rng: np.random.Generator) -> list[Case]:
 
 VALUE_BACKWARD = Question(
     id="04.value_backward",
+    credit="case",
     builds_on=('04.value_forward', '04.topological_order'),
     points=4,
     title="backward(): d root / d node in every node's grad",
@@ -455,6 +482,9 @@ def _chain_answer(inputs: Mapping[str, Any], mistake: str = "") -> dict:
         dk, dw = x * last, last
     if mistake == "not seeded":
         dx = dk = dw = 0.0
+    if mistake == "forward":  # only the root's step finds a gradient to pass on: every other ran before it had one
+        dx = 0.0
+        dk, dw = (0.0, 1.0) if affine else (y / k, 0.0)
     result = {"y": y, "dx": dx, "dk": dk}
     if affine:
         result["dw"] = dw
@@ -463,6 +493,7 @@ def _chain_answer(inputs: Mapping[str, Any], mistake: str = "") -> dict:
 
 DEEP_CHAIN = Question(
     id="04.deep_chain",
+    credit="case",
     slow_hint=("On a long chain, a visited list searched with `in` (a set is constant time) or a graph "
                "walked once per node makes the sort quadratic."),
     builds_on=('04.value_backward',),
@@ -479,6 +510,7 @@ DEEP_CHAIN = Question(
         Mistake.raises("recursion too deep", RECURSION_FEEDBACK, "RecursionError"),
         Mistake.answer(ASSIGNED["name"], ASSIGNED["feedback"] + " Here k is used by every multiplication.",
                        lambda i: _chain_answer(i, "assigned")),
+        Mistake.answer(WRONG_ORDER["name"], WRONG_ORDER["feedback"], lambda i: _chain_answer(i, "forward")),
         Mistake.answer(NOT_SEEDED["name"], NOT_SEEDED["feedback"], lambda i: _chain_answer(i, "not seeded")),
     ),
 )
@@ -486,11 +518,12 @@ DEEP_CHAIN = Question(
 # --- 04.backward_accumulates ----------------------------------------------------------------------------------
 
 
-def _accumulation(program: Program, reset: str = "interior", seed: float = 1.0) -> dict:
+def _accumulation(program: Program, reset: str = "interior", **sweep: Any) -> dict:
     """Leaf grads after backward() twice, then after zeroing the leaves and once more.
 
     ``reset`` says which grads each backward() sets to 0 before its sweep: ``"interior"`` (right:
-    leaves accumulate as in PyTorch), ``"none"`` or ``"all"``.
+    leaves accumulate as in PyTorch), ``"none"`` (micrograd's backward) or ``"all"``; ``sweep`` holds
+    the simulated engine's bugs (see ``_simulated``).
     """
     reach = _reachable(program)
     leaves = [i for i, op in enumerate(program) if op[0] == "leaf"]
@@ -500,8 +533,9 @@ def _accumulation(program: Program, reset: str = "interior", seed: float = 1.0) 
         for i in reach:
             if reset == "all" or (reset == "interior" and program[i][0] != "leaf"):
                 grads[i] = 0.0
-        grads[-1] = seed
-        _sweep(program, grads)
+        grads[-1] = sweep.get("seed", 1.0)
+        _sweep(program, grads, sweep.get("how", "dfs"), sweep.get("accumulate", True),
+               frozenset(sweep.get("bugs", ())))
 
     backward()
     backward()
@@ -512,15 +546,30 @@ def _accumulation(program: Program, reset: str = "interior", seed: float = 1.0) 
     return {"twice": twice, "after_zeroing": [grads[i] for i in leaves]}
 
 
-_ACCUMULATION_VARIANTS = (dict(reset="none"), dict(reset="all"), dict(seed=0.0))
+NOT_RESET = dict(
+    name="intermediate gradients are not reset",
+    feedback="a second backward() adds this call's gradients onto the intermediate nodes' old ones, and passes "
+             "the sum on: at the start of backward(), set grad = 0 on every node that has inputs (the leaves "
+             "keep theirs), then seed the root with 1. (micrograd's backward leaves them as they are; this "
+             "course follows PyTorch, where each call adds each leaf's gradient once.)")
+LEAVES_RESET = dict(
+    name="backward() resets the leaves' gradients",
+    feedback="as in PyTorch, backward() ADDS to a leaf's grad, so two calls give twice the gradient: reset only "
+             "the nodes that have inputs. Zeroing the leaves is the caller's job (optimizer.zero_grad()).")
+# The bugs of backward() itself show here too; each case is drawn so that no two of these give the same grads.
+ACCUMULATION_BUGS = ((NOT_RESET, dict(reset="none")), (LEAVES_RESET, dict(reset="all"))) + ENGINE_BUGS
+_ACCUMULATION_VARIANTS = _variants([bug for _, bug in ACCUMULATION_BUGS])
 
 
 def _accumulation_cases(rng: np.random.Generator) -> list[Case]:
     cases: list[Case] = []
     for _ in range(1000):
-        program = _random_program(rng, 3, 7, ALL_KINDS)
-        right = _accumulation(program)
-        if all(_distinct(_accumulation(program, **v), right) for v in _ACCUMULATION_VARIANTS):
+        # the root takes a leaf as an input: a sweep in the wrong order still gives that leaf a gradient,
+        # where an unseeded root gives none
+        program = _telling_program(rng, int(rng.integers(7, 10)))
+        program.append((str(rng.choice(["add", "mul"])), len(program) - 1, int(rng.integers(0, 3))))
+        groups = [[_accumulation(program, **variant) for variant in bug] for bug in _ACCUMULATION_VARIANTS]
+        if _telling_apart(groups, _accumulation(program)):
             cases.append(Case(f"random expression {len(cases) + 1}: backward() twice, zero the leaves, once more",
                               {"program": program}, visible=len(cases) < 2))
             if len(cases) == 4:
@@ -530,6 +579,7 @@ def _accumulation_cases(rng: np.random.Generator) -> list[Case]:
 
 BACKWARD_ACCUMULATES = Question(
     id="04.backward_accumulates",
+    credit="case",
     builds_on=('04.value_backward',),
     points=2,
     title="Leaf gradients accumulate across backward() calls, as in PyTorch",
@@ -538,19 +588,8 @@ BACKWARD_ACCUMULATES = Question(
     reference=lambda i: _accumulation(i["program"]),
     rtol=1e-7,
     atol=1e-10,
-    mistakes=(
-        USES_LIBRARY_VALUE,
-        Mistake.answer("intermediate gradients are not reset",
-                       "a second backward() adds this call's gradients onto the intermediate nodes' old ones, "
-                       "and passes the sum on: at the start of backward(), set grad = 0 on every node that has "
-                       "inputs (the leaves keep theirs), then seed the root with 1.",
-                       lambda i: _accumulation(i["program"], reset="none")),
-        Mistake.answer("backward() resets the leaves' gradients",
-                       "as in PyTorch, backward() ADDS to a leaf's grad, so two calls give twice the gradient; "
-                       "zeroing the leaves is the caller's job (optimizer.zero_grad()), not backward's.",
-                       lambda i: _accumulation(i["program"], reset="all")),
-        Mistake.answer(NOT_SEEDED["name"], NOT_SEEDED["feedback"], lambda i: _accumulation(i["program"], seed=0.0)),
-    ),
+    mistakes=(USES_LIBRARY_VALUE,) + tuple(
+        _simulated_mistake(**words, simulate=_accumulation, **bug) for words, bug in ACCUMULATION_BUGS),
 )
 
 # --- 04.sigmoid_function ---------------------------------------------------------------------------------------
@@ -572,12 +611,13 @@ def _sigmoid_cases(rng: np.random.Generator) -> list[Case]:
 def _sigmoid_answer(inputs: Mapping[str, Any], mistake: str = "") -> dict:
     x, up = inputs["x"], inputs["upstream"]
     s = _sigmoid(x)
-    local = x * (1.0 - x) if mistake == "input" else s * (1.0 - s)
+    local = {"input": x * (1.0 - x), "output": s}.get(mistake, s * (1.0 - s))
     return {"s": s, "dx": local if mistake == "upstream" else up * local}
 
 
 SIGMOID_FUNCTION = Question(
     id="04.sigmoid_function",
+    credit="output",
     points=2,
     title="A PyTorch-style Function: the sigmoid as one node",
     cases=_sigmoid_cases,
@@ -590,6 +630,9 @@ SIGMOID_FUNCTION = Question(
                        "sigma'(x) = s (1 - s) with s = sigma(x), the OUTPUT: save s in forward "
                        "(ctx.save_for_backward(s)) and use it in backward, not x.",
                        lambda i: _sigmoid_answer(i, "input")),
+        Mistake.answer("multiplied by sigma(x) instead of its derivative",
+                       "the local derivative of the sigmoid is s (1 - s), not s: return grad_output * s * (1 - s).",
+                       lambda i: _sigmoid_answer(i, "output")),
         Mistake.answer("the upstream gradient is ignored",
                        "backward(ctx, grad_output) returns downstream = local x upstream: multiply s (1 - s) "
                        "by grad_output.", lambda i: _sigmoid_answer(i, "upstream")),
