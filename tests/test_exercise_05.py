@@ -98,14 +98,44 @@ def unbroadcast_leading_kept(grad, shape):
     return grad.sum(axis=tuple(extra + i for i, n in enumerate(shape) if n == 1), keepdims=True)
 
 
+def relu_in_place(x, grad_y):
+    grad_y[x <= 0] = 0.0
+    return grad_y
+
+
+def unbroadcast_in_place(grad, shape):
+    """Adds the broadcast copies into grad's own first entries, and returns a view of them."""
+    while grad.ndim > len(shape):
+        for k in range(1, len(grad)):
+            grad[0] += grad[k]
+        grad = grad[0]
+    for axis, n in enumerate(shape):
+        if n == 1:
+            grad = np.moveaxis(grad, axis, 0)
+            for k in range(1, len(grad)):
+                grad[0] += grad[k]
+            grad = np.moveaxis(grad[:1], 0, axis)
+    return grad
+
+
+def sigmoid_in_place(x, grad_y):
+    grad_y *= sigma(x) * (1 - sigma(x))
+    return grad_y
+
+
+IN_PLACE = "an argument changed in place"
 WRONG = [
     ("05.relu_vjp", lambda x, g: np.where(g > 0, g, 0.0), "mask taken on the upstream gradient"),
     ("05.relu_vjp", lambda x, g: np.where(x >= 0, g, 0.0), "relu'(0) taken as 1"),
+    ("05.relu_vjp", lambda x, g: np.where(x > 0, 0.0, g), "mask inverted"),
     ("05.relu_vjp", lambda x, g: (x > 0) * 1.0, "the upstream gradient is not used"),
+    ("05.relu_vjp", lambda x, g: g * np.maximum(x, 0), "multiplied by relu(x) instead of its derivative"),
     ("05.relu_vjp", lambda x, g: np.maximum(x, 0), "the forward value relu(x) was returned"),
+    ("05.relu_vjp", relu_in_place, IN_PLACE),
     ("05.matmul_vjp", lambda X, W, g: (g @ W, X.T @ g), "grad_X without the transpose of W"),
     ("05.matmul_vjp", lambda X, W, g: (g @ W.T, X @ g), "grad_W without the transpose of X"),
     ("05.matmul_vjp", lambda X, W, g: (g @ W.T, g.T @ X), "grad_W transposed"),
+    ("05.matmul_vjp", lambda X, W, g: (g @ W.T, X.T @ g / len(X)), "grad_W divided by N"),
     ("05.matmul_vjp", lambda X, W, g: (W.T @ g, X.T @ g), "the factors of a product in the wrong order"),
     ("05.matmul_vjp", lambda X, W, g: (g @ W.T, g @ X.T), "the factors of a product in the wrong order"),
     ("05.matmul_vjp", lambda X, W, g: (X.T @ g, g @ W.T), "grad_X and grad_W swapped"),
@@ -116,25 +146,94 @@ WRONG = [
     ("05.unbroadcast", unbroadcast_leading_only, "size-1 axes not summed"),
     ("05.unbroadcast", unbroadcast_leading_kept, "the added leading axes were kept"),
     ("05.unbroadcast", lambda grad, shape: grad.sum(axis=0), "summed over axis 0 whatever the shape"),
+    ("05.unbroadcast", lambda grad, shape: grad.sum(), "summed over every axis"),
+    ("05.unbroadcast", unbroadcast_in_place, IN_PLACE),
     ("05.sigmoid_vjp", lambda x, g: g * x * (1 - x), "sigmoid derivative taken on the input"),
     ("05.sigmoid_vjp", lambda x, g: sigma(x) * (1 - sigma(x)), "the upstream gradient is not used"),
     ("05.sigmoid_vjp", lambda x, g: g * sigma(x), "multiplied by sigma(x) instead of its derivative"),
+    ("05.sigmoid_vjp", lambda x, g: g * (1 - sigma(x) ** 2), "tanh's derivative used"),
+    ("05.sigmoid_vjp", sigmoid_in_place, IN_PLACE),
     ("05.linear_vjp", lambda x, W, b, g: (g @ W.T, x.T @ g, g.sum(axis=1)), "bias gradient summed over the wrong axis"),
     ("05.linear_vjp", lambda x, W, b, g: (g @ W.T, x.T @ g, g), "bias gradient not summed over the batch"),
+    ("05.linear_vjp", lambda x, W, b, g: (g @ W.T, x.T @ g, g[0]), "bias gradient taken from one row"),
     ("05.linear_vjp", lambda x, W, b, g: (g @ W.T, x.T @ g, g.mean(axis=0)), "bias gradient averaged over the batch"),
     ("05.linear_vjp", lambda x, W, b, g: (g @ W.T, x.T @ g, g.sum(axis=0, keepdims=True)),
      "bias gradient keeps the batch axis"),
     ("05.linear_vjp", lambda x, W, b, g: (g @ W, x.T @ g, g.sum(axis=0)), "dx without the transpose of W"),
     ("05.linear_vjp", lambda x, W, b, g: (g @ W.T, x @ g, g.sum(axis=0)), "dW without the transpose of x"),
     ("05.linear_vjp", lambda x, W, b, g: (g @ W.T, g.T @ x, g.sum(axis=0)), "dW transposed"),
+    ("05.linear_vjp", lambda x, W, b, g: (g @ W.T, x.T @ g / len(x), g.sum(axis=0)), "dW divided by N"),
+    ("05.linear_vjp", lambda x, W, b, g: (W.T @ g, x.T @ g, g.sum(axis=0)),
+     "the factors of a product in the wrong order"),
 ]
 
 
+SHAPES = "matrix shapes that do not line up"  # what a wrong product shows where the sizes do not fit
+
+
+def named(result) -> tuple[str, ...]:
+    """The mistakes a result names, the shape error left out: a misplaced transpose also raises one on
+    the rectangular cases, where the product cannot run."""
+    return tuple(m for m in result.mistakes if m != SHAPES)
+
+
 @pytest.mark.parametrize(("question", "answer", "mistake"), WRONG, ids=[f"{q}: {m}" for q, _, m in WRONG])
-def test_each_known_mistake_is_named_by_check(question, answer, mistake):
+def test_each_known_mistake_is_named_by_check_and_nothing_else(question, answer, mistake):
     report = check(question, namespace(question, answer))
     assert report.result.status == "failed"
-    assert mistake in report.result.feedback
+    assert named(report.result) == (mistake,), report.result.feedback
+    q = find_question(question)
+    cases = q.draw_cases(7)
+    assert named(judge(q, cases, q.run(namespace(question, answer), cases), 7)) == (mistake,)
+
+
+def test_every_known_mistake_is_tried():
+    for q in EXERCISES["05"].questions:
+        tried = {m for question, _, m in WRONG if question == q.id}
+        assert {m.name for m in q.mistakes} - {SHAPES} <= tried, q.id  # SHAPES: tried on the lesson's case below
+
+
+@pytest.mark.parametrize(("question", "answer"), [
+    ("05.matmul_vjp", lambda X, W, g: (X.T @ g, g @ W.T)),
+    ("05.matmul_vjp", lambda X, W, g: (g @ W.T, g.T @ X)),
+    ("05.linear_vjp", lambda x, W, b, g: (g @ W.T, x.T @ g, g.sum(axis=1))),
+])
+def test_only_the_transpose_mistakes_speak_of_square_shapes(question, answer):
+    feedback = check(question, namespace(question, answer)).result.feedback
+    assert "square" not in feedback and "still runs" not in feedback and "only runs" not in feedback
+
+
+@pytest.mark.parametrize(("question", "answer"), [
+    ("05.matmul_vjp", lambda X, W, g: (g @ W, X.T @ g)),
+    ("05.linear_vjp", lambda x, W, b, g: (g @ W, x.T @ g, g.sum(axis=0))),
+])
+def test_a_missing_transpose_is_told_why_it_ran(question, answer):
+    feedback = check(question, namespace(question, answer)).result.feedback
+    assert "only runs when M == D, as here" in feedback
+
+
+def test_a_right_grad_X_with_a_wrong_grad_W_earns_half_the_points():
+    q = find_question("05.matmul_vjp")
+    cases = q.draw_cases(4)
+    result = judge(q, cases, q.run({"matmul_vjp": lambda X, W, g: (g @ W.T, X.T @ g + 1.0)}, cases), 4)
+    assert (result.score, result.max_score, result.cases_passed, result.cases_total) == (1.5, 3, 0, 7)
+
+
+def test_a_layer_with_only_its_bias_gradient_wrong_earns_two_thirds():
+    q = find_question("05.linear_vjp")
+    cases = q.draw_cases(4)
+    result = judge(q, cases, q.run({"linear_vjp": lambda x, W, b, g: (g @ W.T, x.T @ g, g.sum(axis=1))}, cases), 4)
+    assert (result.score, result.cases_passed) == (2.0, 0)
+    assert result.mistakes == ("bias gradient summed over the wrong axis",)
+
+
+def test_an_answer_that_leaves_its_arguments_alone_is_not_told_it_changed_them():
+    def relu_on_a_copy(x, grad_y):
+        grad_x = grad_y.copy()
+        grad_x[x <= 0] = 0.0
+        return grad_x
+
+    assert check("05.relu_vjp", {"relu_vjp": relu_on_a_copy}).passed
 
 
 @pytest.mark.parametrize("question", ["05.matmul_vjp", "05.linear_vjp"])
@@ -145,7 +244,7 @@ def test_a_missing_transpose_on_rectangular_shapes_is_named_as_a_shape_error(que
         lambda x, W, b, g: (g @ W, x.T @ g, g.sum(axis=0)))
     result = judge(q, lesson, q.run(namespace(question, wrong), lesson), 0)
     assert result.status == "failed"
-    assert "matrix shapes that do not line up" in result.feedback
+    assert result.mistakes == (SHAPES,)
 
 
 @pytest.mark.parametrize("question", list(RIGHT))
@@ -234,7 +333,7 @@ def test_visible_cases_are_deterministic_and_the_probe_returns_plain_data(questi
 def test_the_lessons_numbers_are_visible_cases():
     relu = find_question("05.relu_vjp").visible_cases()[0].inputs
     assert relu["x"].tolist() == [1, -2, 3, -1] and relu["grad_y"].tolist() == [4, -1, 5, 9]
-    assert find_question("05.relu_vjp").reference(relu).tolist() == [4, 0, 5, 0]
+    assert find_question("05.relu_vjp").reference(relu)["dL/dx"].tolist() == [4, 0, 5, 0]
     matmul = [c for c in find_question("05.matmul_vjp").visible_cases() if "lesson" in c.name][0].inputs
     grad_X = find_question("05.matmul_vjp").reference(matmul)["grad_X"]
     assert (grad_X[0, 0], grad_X[1, 2]) == (0, -30)

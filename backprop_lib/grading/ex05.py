@@ -4,6 +4,7 @@ Shapes follow lesson 05: a batch is first, ``Y = X W`` with X (N, D), W (D, M), 
 layer adds a bias b (M,) to every row. Every case is drawn so that the usual mistakes (a missing
 transpose, a mask on the wrong array, a sum over the wrong axis) give a different answer from the
 right one; square shapes are drawn where a mistake would otherwise only show as a shape error.
+Where answers often change their arguments in place, the probe also reports whether they did.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .probes.ex05 import PROBES
+from .probes.ex05 import PROBES, UNCHANGED
 from .spec import Case, Exercise, Mistake, Outcome, Question, close
 
 # The lesson's worked numbers (lesson 05, sections 3, 4 and 7).
@@ -35,8 +36,10 @@ def _distinct_sizes(rng: np.random.Generator, count: int) -> tuple[int, ...]:
     return tuple(int(n) for n in rng.choice(np.arange(2, 7), size=count, replace=False))
 
 
-def _part(name: str, feedback: str, key: str, wrong: Callable[[Mapping[str, Any]], Any]) -> Mistake:
-    """The mistake whose result has ``wrong(inputs)`` under ``key`` (the other parts may be right or not)."""
+def _part(name: str, feedback: str, key: str, wrong: Callable[[Mapping[str, Any]], Any],
+          right: Callable[[Mapping[str, Any]], dict]) -> Mistake:
+    """The mistake whose result has ``wrong(inputs)`` under ``key`` (the other parts may be right or not);
+    the wrong answer it stands for is the ``right`` one with that part replaced."""
 
     def matches(outcome: Outcome, inputs: Mapping[str, Any]) -> bool:
         value = outcome.value
@@ -48,7 +51,19 @@ def _part(name: str, feedback: str, key: str, wrong: Callable[[Mapping[str, Any]
             return False
         return close(value[key], expected)
 
-    return Mistake(name, feedback, matches)
+    return Mistake(name, feedback, matches, lambda i: {**right(i), key: wrong(i)})
+
+
+def _returning(key: str, result: Callable[[Mapping[str, Any]], np.ndarray]) -> Callable[[Mapping[str, Any]], dict]:
+    """What the probe reports for an answer that returns ``result(inputs)`` and leaves its arguments alone."""
+    return lambda i: {key: result(i), UNCHANGED: True}
+
+
+def _in_place(feedback: str, right: Callable[[Mapping[str, Any]], dict]) -> Mistake:
+    """An answer that wrote into its arguments (whatever it returned)."""
+    return Mistake("an argument changed in place", feedback,
+                   lambda o, i: isinstance(o.value, dict) and o.value.get(UNCHANGED) is False,
+                   lambda i: {**right(i), UNCHANGED: False})
 
 
 def _shape_error(feedback: str) -> Mistake:
@@ -92,29 +107,45 @@ def _relu(inputs: Mapping[str, Any]) -> np.ndarray:
     return np.where(x > 0, g, 0.0)
 
 
+def _relu_answer(result: Callable[[Mapping[str, Any]], np.ndarray]) -> Callable[[Mapping[str, Any]], dict]:
+    return _returning("dL/dx", result)
+
+
 RELU_VJP = Question(
     id="05.relu_vjp",
     points=2,
+    credit="case",
     title="The VJP of ReLU: a mask, not a diagonal matrix",
     cases=_relu_cases,
     probe=PROBES["05.relu_vjp"],
-    reference=_relu,
+    reference=_relu_answer(_relu),
     mistakes=(
         Mistake.answer("mask taken on the upstream gradient",
                        "whether the gradient passes depends on the forward INPUT: keep grad_y where x > 0, "
                        "whatever the sign of grad_y (a negative upstream gradient passes unchanged).",
-                       lambda i: np.where(i["grad_y"] > 0, i["grad_y"], 0.0)),
+                       _relu_answer(lambda i: np.where(i["grad_y"] > 0, i["grad_y"], 0.0))),
         Mistake.answer("relu'(0) taken as 1",
                        "this course takes the derivative of ReLU at the kink x == 0 to be 0, as the library "
                        "does: mask with x > 0, not x >= 0.",
-                       lambda i: np.where(i["x"] >= 0, i["grad_y"], 0.0)),
+                       _relu_answer(lambda i: np.where(i["x"] >= 0, i["grad_y"], 0.0))),
+        Mistake.answer("mask inverted",
+                       "the gradient passes where ReLU passed its input, x > 0, and is 0 where x <= 0: "
+                       "np.where(x > 0, grad_y, 0.0).",
+                       _relu_answer(lambda i: np.where(i["x"] > 0, 0.0, i["grad_y"]))),
         Mistake.answer("the upstream gradient is not used",
                        "[x > 0] is only the local derivative; the VJP multiplies it by the upstream "
                        "gradient: return grad_y where x > 0 and 0 elsewhere.",
-                       lambda i: (i["x"] > 0).astype(float)),
+                       _relu_answer(lambda i: (i["x"] > 0).astype(float))),
+        Mistake.answer("multiplied by relu(x) instead of its derivative",
+                       "the local derivative of ReLU is 1 where x > 0 and 0 elsewhere, not max(x, 0): "
+                       "grad_y * (x > 0).",
+                       _relu_answer(lambda i: i["grad_y"] * np.maximum(i["x"], 0.0))),
         Mistake.answer("the forward value relu(x) was returned",
                        "backward returns dL/dx = grad_y * [x > 0], not the forward output max(x, 0).",
-                       lambda i: np.maximum(i["x"], 0.0)),
+                       _relu_answer(lambda i: np.maximum(i["x"], 0.0))),
+        _in_place("relu_vjp must leave x and grad_y as they are: in an engine grad_y may also flow to another "
+                  "input, and x is saved for later passes. Build a new array, np.where(x > 0, grad_y, 0.0), "
+                  "rather than setting entries of grad_y to 0.", _relu_answer(_relu)),
     ),
 )
 
@@ -128,8 +159,7 @@ def _matmul_inputs(rng: np.random.Generator, n: int, d: int, m: int) -> dict[str
 
 def _matmul_cases(rng: np.random.Generator) -> list[Case]:
     # the square case first: there a missing transpose runs, so check() can name it
-    cases = [Case("matmul_vjp with N = D = M = 3 (square, so a missing transpose still runs)",
-                  _matmul_inputs(rng, 3, 3, 3)),
+    cases = [Case("matmul_vjp with N = D = M = 3", _matmul_inputs(rng, 3, 3, 3)),
              Case("matmul_vjp on the lesson's X (2, 3), W (3, 4), dL/dY (2, 4)",
                   {"X": LESSON_MATRIX_X.copy(), "W": LESSON_W.copy(), "grad_Y": LESSON_UPSTREAM.copy()})]
     for _ in range(3):
@@ -146,14 +176,16 @@ def _matmul(inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
     return {"grad_X": gY @ W.T, "grad_W": X.T @ gY}
 
 
-def _wrong_order() -> Mistake:
-    """W^T grad_Y for grad_X, or grad_Y X^T for grad_W: the right factors multiplied the wrong way round."""
-    grad_X = _part("", "", "grad_X", lambda i: i["W"].T @ i["grad_Y"])
-    grad_W = _part("", "", "grad_W", lambda i: i["grad_Y"] @ i["X"].T)
+def _wrong_order(x: str, w: str, g: str, dx: str, dw: str, right: Callable[[Mapping[str, Any]], dict]) -> Mistake:
+    """W^T grad for dx, or grad X^T for dW: the right factors multiplied the wrong way round."""
+    grad_x = _part("", "", dx, lambda i: i[w].T @ i[g], right)
+    grad_w = _part("", "", dw, lambda i: i[g] @ i[x].T, right)
     return Mistake("the factors of a product in the wrong order",
-                   "matrix products do not commute; let the shapes decide: dL/dX = dL/dY W^T is "
-                   "(N, M) @ (M, D), and dL/dW = X^T dL/dY is (D, N) @ (N, M).",
-                   lambda outcome, inputs: grad_X.matches(outcome, inputs) or grad_W.matches(outcome, inputs))
+                   f"matrix products do not commute; let the shapes decide: {dx} = {g} @ {w}.T is "
+                   f"(N, M) @ (M, D), and {dw} = {x}.T @ {g} is (D, N) @ (N, M). A reversed product runs "
+                   f"only where the sizes happen to fit, as here.",
+                   lambda outcome, inputs: grad_x.matches(outcome, inputs) or grad_w.matches(outcome, inputs),
+                   grad_x.wrong)
 
 
 def _swapped(inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -164,6 +196,7 @@ def _swapped(inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
 MATMUL_VJP = Question(
     id="05.matmul_vjp",
     points=3,
+    credit="output",
     title="The VJP of Y = X W without a Jacobian",
     cases=_matmul_cases,
     probe=PROBES["05.matmul_vjp"],
@@ -171,14 +204,18 @@ MATMUL_VJP = Question(
     mistakes=(
         _part("grad_X without the transpose of W",
               "dL/dX = dL/dY W^T: grad_Y (N, M) times W^T (M, D) gives (N, D). grad_Y @ W only runs "
-              "when M == D, and is wrong even then.", "grad_X", lambda i: i["grad_Y"] @ i["W"]),
+              "when M == D, as here, and is wrong even then.", "grad_X", lambda i: i["grad_Y"] @ i["W"], _matmul),
         _part("grad_W without the transpose of X",
               "dL/dW = X^T dL/dY: X^T (D, N) times grad_Y (N, M) gives (D, M). X @ grad_Y only runs "
-              "when D == N, and is wrong even then.", "grad_W", lambda i: i["X"] @ i["grad_Y"]),
+              "when D == N, as here, and is wrong even then.", "grad_W", lambda i: i["X"] @ i["grad_Y"], _matmul),
         _part("grad_W transposed",
               "grad_W must have W's shape (D, M): X^T dL/dY. grad_Y^T X is its transpose, the rule for "
-              "z = W a with W stored as (outputs, inputs).", "grad_W", lambda i: i["grad_Y"].T @ i["X"]),
-        _wrong_order(),
+              "z = W a with W stored as (outputs, inputs).", "grad_W", lambda i: i["grad_Y"].T @ i["X"], _matmul),
+        _part("grad_W divided by N",
+              "each row of the batch adds its own term to dL/dW = X^T dL/dY: the product already sums over the "
+              "batch, and any 1/N of a mean loss is already in grad_Y. Do not divide by N.",
+              "grad_W", lambda i: i["X"].T @ i["grad_Y"] / len(i["X"]), _matmul),
+        _wrong_order("X", "W", "grad_Y", "grad_X", "grad_W", _matmul),
         Mistake.answer("grad_X and grad_W swapped",
                        "return the pair in the order of the inputs: (grad_X, grad_W), with grad_X of X's "
                        "shape (N, D) and grad_W of W's shape (D, M).", _swapped),
@@ -285,37 +322,54 @@ def _unbroadcast_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
+def _summed(result: Callable[[Mapping[str, Any]], np.ndarray]) -> Callable[[Mapping[str, Any]], dict]:
+    return _returning("summed", result)
+
+
+def _all_axes(i: Mapping[str, Any]) -> np.ndarray:
+    if not i["shape"]:
+        raise ValueError("to shape () the total is right")
+    return np.asarray(i["grad"].sum())
+
+
 UNBROADCAST = Question(
     id="05.unbroadcast",
     points=3,
+    credit="case",
     title="Sum a gradient back down to the shape before broadcasting",
     cases=_unbroadcast_cases,
     probe=PROBES["05.unbroadcast"],
-    reference=lambda i: _unbroadcast(i["grad"], i["shape"]),
+    reference=_summed(lambda i: _unbroadcast(i["grad"], i["shape"])),
     mistakes=(
         Mistake.answer("one slice instead of a sum",
                        "broadcasting copied the operand to every position, and a copy gate ADDS the "
                        "gradients that come back: sum over the broadcast axes, do not keep one slice.",
-                       _sliced),
+                       _summed(_sliced)),
         Mistake.answer("averaged instead of summed",
                        "each copy of the operand contributes its whole gradient: sum over the broadcast "
-                       "axes (grad.sum), do not take the mean.", _averaged),
+                       "axes (grad.sum), do not take the mean.", _summed(_averaged)),
         Mistake.answer("summed over the trailing axes instead of the leading ones",
                        "numpy lines shapes up from the RIGHT: shape (M,) added to (N, M) gains a new "
-                       "LEADING axis, so sum over the first grad.ndim - len(shape) axes.", _aligned_left),
+                       "LEADING axis, so sum over the first grad.ndim - len(shape) axes.", _summed(_aligned_left)),
         Mistake.answer("size-1 axes dropped (keepdims forgotten)",
                        "an axis where shape has 1 must stay, with length 1: sum it with keepdims=True, so "
-                       "the result has exactly the requested shape.", _ones_dropped),
+                       "the result has exactly the requested shape.", _summed(_ones_dropped)),
         Mistake.answer("size-1 axes not summed",
                        "besides the leading axes that broadcasting added, sum every axis where shape has 1 "
-                       "and grad is longer (with keepdims=True).", _ones_not_summed),
+                       "and grad is longer (with keepdims=True).", _summed(_ones_not_summed)),
         Mistake.answer("summed over axis 0 whatever the shape",
                        "grad.sum(axis=0) only fits a bias (M,) added to (N, M). In general, sum every leading "
                        "axis that broadcasting added, and every axis where shape has 1 (with keepdims=True).",
-                       _axis_zero),
+                       _summed(_axis_zero)),
+        Mistake.answer("summed over every axis",
+                       "only the broadcast axes are summed: the axes that shape keeps at full length stay, and "
+                       "the result has exactly the requested shape, not a single number.", _summed(_all_axes)),
         Mistake.answer("the added leading axes were kept",
                        "the axes that broadcasting added in front must disappear (sum without keepdims): "
-                       "the result has exactly the requested shape.", _leading_kept),
+                       "the result has exactly the requested shape.", _summed(_leading_kept)),
+        _in_place("unbroadcast must leave grad as it is: the engine may pass the same gradient to another "
+                  "input. grad.sum(axis=..., keepdims=...) builds a new array; do not add into grad's own "
+                  "entries.", _summed(lambda i: _unbroadcast(i["grad"], i["shape"]))),
     ),
 )
 
@@ -342,24 +396,35 @@ def _sigmoid_grad(inputs: Mapping[str, Any]) -> np.ndarray:
     return inputs["grad_y"] * s * (1 - s)
 
 
+def _sigmoid_answer(result: Callable[[Mapping[str, Any]], np.ndarray]) -> Callable[[Mapping[str, Any]], dict]:
+    return _returning("dL/dx", result)
+
+
 SIGMOID_VJP = Question(
     id="05.sigmoid_vjp",
     points=2,
+    credit="case",
     title="The VJP of the elementwise sigmoid",
     cases=_sigmoid_cases,
     probe=PROBES["05.sigmoid_vjp"],
-    reference=_sigmoid_grad,
+    reference=_sigmoid_answer(_sigmoid_grad),
     mistakes=(
         Mistake.answer("sigmoid derivative taken on the input",
                        "sigma'(x) = sigma(x) (1 - sigma(x)) uses the sigmoid's OUTPUT s = sigma(x), not x: "
                        "compute s first, then grad_y * s * (1 - s).",
-                       lambda i: i["grad_y"] * i["x"] * (1 - i["x"])),
+                       _sigmoid_answer(lambda i: i["grad_y"] * i["x"] * (1 - i["x"]))),
         Mistake.answer("the upstream gradient is not used",
                        "sigma'(x) is only the local derivative; the VJP multiplies it by grad_y, entry by entry.",
-                       lambda i: _sigmoid(i["x"]) * (1 - _sigmoid(i["x"]))),
+                       _sigmoid_answer(lambda i: _sigmoid(i["x"]) * (1 - _sigmoid(i["x"])))),
         Mistake.answer("multiplied by sigma(x) instead of its derivative",
                        "the local derivative of the sigmoid is sigma(x) (1 - sigma(x)), not sigma(x).",
-                       lambda i: i["grad_y"] * _sigmoid(i["x"])),
+                       _sigmoid_answer(lambda i: i["grad_y"] * _sigmoid(i["x"]))),
+        Mistake.answer("tanh's derivative used",
+                       "1 - s^2 is the derivative of tanh written with its output; the sigmoid's is s (1 - s).",
+                       _sigmoid_answer(lambda i: i["grad_y"] * (1 - _sigmoid(i["x"]) ** 2))),
+        _in_place("sigmoid_vjp must leave x and grad_y as they are: `grad_y *= ...` changes the caller's "
+                  "gradient, which may also flow to another input. Return a new array: grad_y * s * (1 - s).",
+                  _sigmoid_answer(_sigmoid_grad)),
     ),
 )
 
@@ -373,8 +438,7 @@ def _linear_inputs(rng: np.random.Generator, n: int, d: int, m: int) -> dict[str
 
 
 def _linear_cases(rng: np.random.Generator) -> list[Case]:
-    cases = [Case("linear_vjp with N = D = M = 3 (square, so a missing transpose still runs)",
-                  _linear_inputs(rng, 3, 3, 3)),
+    cases = [Case("linear_vjp with N = D = M = 3", _linear_inputs(rng, 3, 3, 3)),
              Case("linear_vjp on the lesson's x (2, 3), W (3, 4), b (4,), grad_out (2, 4)",
                   {"x": LESSON_MATRIX_X.copy(), "W": LESSON_W.copy(), "b": LESSON_BIAS.copy(),
                    "grad_out": LESSON_UPSTREAM.copy()})]
@@ -391,38 +455,51 @@ def _linear(inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
     return {"dx": g @ W.T, "dW": x.T @ g, "db": g.sum(axis=0)}
 
 
+def _linear_part(name: str, feedback: str, key: str, wrong: Callable[[Mapping[str, Any]], Any]) -> Mistake:
+    return _part(name, feedback, key, wrong, _linear)
+
+
 LINEAR_VJP = Question(
     id="05.linear_vjp",
     builds_on=('05.matmul_vjp', '05.unbroadcast'),
     points=3,
+    credit="output",
     title="Backward of a batch-first fully connected layer, out = x W + b",
     cases=_linear_cases,
     probe=PROBES["05.linear_vjp"],
     reference=_linear,
     mistakes=(
-        _part("bias gradient summed over the wrong axis",
-              "b (M,) was added to every ROW, i.e. copied along axis 0, the batch axis: "
-              "db = grad_out.sum(axis=0), one number per output unit, not one per example.",
-              "db", lambda i: i["grad_out"].sum(axis=1)),
-        _part("bias gradient not summed over the batch",
-              "db must have b's shape (M,): add up the rows of grad_out (the copy gate sums).",
-              "db", lambda i: i["grad_out"]),
-        _part("bias gradient averaged over the batch",
-              "each row's copy of b contributes its whole gradient: sum over the batch, do not average "
-              "(any 1/N belongs to the loss, and is already in grad_out).",
-              "db", lambda i: i["grad_out"].mean(axis=0)),
-        _part("bias gradient keeps the batch axis",
-              "db must have b's shape (M,), not (1, M): sum over axis 0 without keepdims.",
-              "db", lambda i: i["grad_out"].sum(axis=0, keepdims=True)),
-        _part("dx without the transpose of W",
-              "dx = grad_out W^T: (N, M) @ (M, D) gives (N, D); grad_out @ W is wrong even when it runs.",
-              "dx", lambda i: i["grad_out"] @ i["W"]),
-        _part("dW without the transpose of x",
-              "dW = x^T grad_out: (D, N) @ (N, M) gives W's shape (D, M).",
-              "dW", lambda i: i["x"] @ i["grad_out"]),
-        _part("dW transposed",
-              "dW must have W's shape (D, M): x^T grad_out, not grad_out^T x (the rule for z = W a).",
-              "dW", lambda i: i["grad_out"].T @ i["x"]),
+        _linear_part("bias gradient summed over the wrong axis",
+                     "b (M,) was added to every ROW, i.e. copied along axis 0, the batch axis: "
+                     "db = grad_out.sum(axis=0), one number per output unit, not one per example.",
+                     "db", lambda i: i["grad_out"].sum(axis=1)),
+        _linear_part("bias gradient not summed over the batch",
+                     "db must have b's shape (M,): add up the rows of grad_out (the copy gate sums).",
+                     "db", lambda i: i["grad_out"]),
+        _linear_part("bias gradient taken from one row",
+                     "b was copied into every row, and every copy sends a gradient back: db is the sum of ALL the "
+                     "rows of grad_out, grad_out.sum(axis=0), not its first row.",
+                     "db", lambda i: i["grad_out"][0]),
+        _linear_part("bias gradient averaged over the batch",
+                     "each row's copy of b contributes its whole gradient: sum over the batch, do not average "
+                     "(any 1/N belongs to the loss, and is already in grad_out).",
+                     "db", lambda i: i["grad_out"].mean(axis=0)),
+        _linear_part("bias gradient keeps the batch axis",
+                     "db must have b's shape (M,), not (1, M): sum over axis 0 without keepdims.",
+                     "db", lambda i: i["grad_out"].sum(axis=0, keepdims=True)),
+        _linear_part("dx without the transpose of W",
+                     "dx = grad_out W^T: (N, M) @ (M, D) gives (N, D); grad_out @ W only runs when M == D, as "
+                     "here, and is wrong even then.", "dx", lambda i: i["grad_out"] @ i["W"]),
+        _linear_part("dW without the transpose of x",
+                     "dW = x^T grad_out: (D, N) @ (N, M) gives W's shape (D, M); x @ grad_out only runs when "
+                     "D == N, as here, and is wrong even then.", "dW", lambda i: i["x"] @ i["grad_out"]),
+        _linear_part("dW transposed",
+                     "dW must have W's shape (D, M): x^T grad_out, not grad_out^T x (the rule for z = W a).",
+                     "dW", lambda i: i["grad_out"].T @ i["x"]),
+        _linear_part("dW divided by N",
+                     "x^T grad_out already sums the batch's contributions, and any 1/N of a mean loss is already "
+                     "in grad_out: do not divide by N.", "dW", lambda i: i["x"].T @ i["grad_out"] / len(i["x"])),
+        _wrong_order("x", "W", "grad_out", "dx", "dW", _linear),
         _shape_error("a product raised a shape error: dx (N, D) = grad_out (N, M) @ W^T (M, D) and "
                      "dW (D, M) = x^T (D, N) @ grad_out (N, M); a transpose is probably missing."),
     ),

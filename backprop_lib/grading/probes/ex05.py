@@ -1,7 +1,9 @@
 """Probes of exercise 05: vectors, matrices and vector-Jacobian products.
 
 Each probe passes fresh float copies of the case's arrays to the student's function and returns
-the result as nested lists of floats, so that the shape survives as plain data.
+the result as nested lists of floats, so that the shape survives as plain data. Where an answer
+is often written by changing its arguments in place (``grad_y[x <= 0] = 0``), the probe also
+says whether the arguments came back as they went in.
 """
 from __future__ import annotations
 
@@ -31,8 +33,20 @@ def unpack(result: Any, what: str, count: int) -> tuple:
     return tuple(result)
 
 
-def relu_vjp(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> Any:
-    return plain_array(ns["relu_vjp"](fresh_array(inputs, "x"), fresh_array(inputs, "grad_y")))
+UNCHANGED = "arguments unchanged"
+
+
+def with_arguments(ns: Mapping[str, Any], inputs: Mapping[str, Any], name: str, result: str,
+                   keys: tuple[str, ...], *rest: Any) -> dict[str, Any]:
+    """``name(arrays..., *rest)`` under ``result``, and whether the arrays came back as they went in."""
+    arrays = [fresh_array(inputs, key) for key in keys]
+    value = plain_array(ns[name](*arrays, *rest))
+    unchanged = all(np.array_equal(a, fresh_array(inputs, key)) for a, key in zip(arrays, keys))
+    return {result: value, UNCHANGED: unchanged}
+
+
+def relu_vjp(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+    return with_arguments(ns, inputs, "relu_vjp", "dL/dx", ("x", "grad_y"))
 
 
 def matmul_vjp(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -41,12 +55,12 @@ def matmul_vjp(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, An
     return {"grad_X": plain_array(grad_X), "grad_W": plain_array(grad_W)}
 
 
-def unbroadcast(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> Any:
-    return plain_array(ns["unbroadcast"](fresh_array(inputs, "grad"), tuple(inputs["shape"])))
+def unbroadcast(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+    return with_arguments(ns, inputs, "unbroadcast", "summed", ("grad",), tuple(inputs["shape"]))
 
 
-def sigmoid_vjp(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> Any:
-    return plain_array(ns["sigmoid_vjp"](fresh_array(inputs, "x"), fresh_array(inputs, "grad_y")))
+def sigmoid_vjp(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+    return with_arguments(ns, inputs, "sigmoid_vjp", "dL/dx", ("x", "grad_y"))
 
 
 def linear_vjp(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
