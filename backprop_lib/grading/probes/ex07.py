@@ -5,7 +5,9 @@ with operators and the methods ``.sin() .exp() .tanh()``, so the same code runs 
 ``Dual``, on the library's ``Tensor`` and, through ``_call``, on plain numpy arrays. A probe that
 must see HOW the student evaluated a function (on dual numbers, or on an engine's traced numbers)
 records the kinds of the arguments the function was called with, and raises ``NotForwardMode`` or
-``NotReverseMode`` when the answer did not use the mode the question asks for.
+``NotReverseMode`` when the answer did not use the mode the question asks for; one that hands the
+answer an array or a list checks it afterwards and raises ``InputChanged`` when the answer wrote
+into it.
 """
 from __future__ import annotations
 
@@ -75,7 +77,8 @@ def _net_grad(X: np.ndarray, y: np.ndarray) -> Callable:
 
 # name -> builder(inputs) -> the gradient of a scalar function (a map R^n -> R^n).
 GRADIENTS: dict[str, Callable[[Mapping[str, Any]], Callable]] = {
-    "quartic": lambda p: (lambda S: lambda x: S @ x + x * x * x)(as_array(p, "S")),
+    # of 0.5 x^T S x + 0.25 sum x^4 + b^T x: the constant b keeps grad_f(v) from equalling H v
+    "quartic": lambda p: (lambda S, b: lambda x: S @ x + x * x * x + b)(as_array(p, "S"), as_array(p, "b")),
     "tiny_net": lambda p: _net_grad(as_array(p, "X"), as_array(p, "y")),
     "rosenbrock": lambda p: _rosenbrock_grad(np.eye(len(p["x"]))[:-1], np.eye(len(p["x"]))[1:]),
     "waves": lambda p: (lambda c: lambda x: _exp(x) * c + _sin(x))(as_array(p, "c")),
@@ -96,6 +99,21 @@ class NotForwardMode(Exception):
 
 class NotReverseMode(Exception):
     """The answer ran the function on dual numbers, or never on an engine's numbers."""
+
+
+class InputChanged(Exception):
+    """The answer wrote into an array or a list it was given."""
+
+
+def _unchanged(name: str, before: Any, after: Any) -> None:
+    """Raise ``InputChanged`` when the argument ``name`` no longer holds what it held before the call
+    (up to rounding: an answer that steps x forth and back in place ends where it began)."""
+    if isinstance(before, list):
+        same = after == before
+    else:
+        same = np.shape(after) == np.shape(before) and bool(np.allclose(after, before, rtol=1e-12, atol=1e-15))
+    if not same:
+        raise InputChanged(f"the answer changed its argument {name} in place")
 
 
 def _kind(z: Any) -> str:
@@ -207,10 +225,12 @@ def reverse_jacobian(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> list:
 
 
 def numerical_hvp(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> list:
-    """hvp_numerical(grad_f, x, v), with the case's h when it has one."""
+    """hvp_numerical(grad_f, x, v), with the case's h when it has one; x and v must come back as given."""
     grad_f, x, v, h = gradient_function(inputs), as_array(inputs, "x"), as_array(inputs, "v"), inputs["h"]
-    answer = ns["hvp_numerical"](grad_f, x, v) if h is None else ns["hvp_numerical"](grad_f, x, v, h)
-    return listed(answer)
+    answer = listed(ns["hvp_numerical"](grad_f, x, v) if h is None else ns["hvp_numerical"](grad_f, x, v, h))
+    _unchanged("x", as_array(inputs, "x"), x)
+    _unchanged("v", as_array(inputs, "v"), v)
+    return answer
 
 
 def forward_hvp(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> list:
@@ -223,11 +243,14 @@ def forward_hvp(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> list:
 
 
 def chain_costs(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, float]:
-    """chain_cost(sizes, order) for both orders, and with the default order."""
-    cost = ns["chain_cost"]
-    return {"reverse": float(cost(list(inputs["sizes"]), "reverse")),
-            "forward": float(cost(list(inputs["sizes"]), "forward")),
-            "default": float(cost(list(inputs["sizes"])))}
+    """chain_cost(sizes, order) for both orders, and with the default order; sizes must come back as given."""
+    cost, given = ns["chain_cost"], [int(s) for s in inputs["sizes"]]
+    out = {}
+    for key, args in (("reverse", ("reverse",)), ("forward", ("forward",)), ("default", ())):
+        sizes = list(given)
+        out[key] = float(cost(sizes, *args))
+        _unchanged("sizes", given, sizes)
+    return out
 
 
 PROBES = {
