@@ -25,8 +25,15 @@ def derivative(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> float:
     return float(answer)
 
 
+class EdgeReversed(Exception):
+    """The answer keyed an edge (v, u), from its output to its input."""
+
+
 def graph(ns: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict:
     values, edges = ns["lesson_graph"](inputs["a"], inputs["b"])
+    for u, v in EDGES:
+        if (u, v) not in edges and (v, u) in edges:
+            raise EdgeReversed(f"the edge from {u!r} to {v!r} is keyed {(v, u)!r}")
     return {"values": {k: float(values[k]) for k in "abcde"},
             "edges": {f"{u}->{v}": float(edges[(u, v)]) for u, v in EDGES}}
 
