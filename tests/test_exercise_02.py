@@ -1,8 +1,10 @@
 """Exercise 02: the master earns full marks, the exercise zero, and every known mistake is named."""
 from __future__ import annotations
 
+import ast
 import json
 import math
+import re
 
 import pytest
 
@@ -10,6 +12,7 @@ import backprop_lib.graph as library
 from backprop_lib.grading import EXERCISES, check, find_question
 from backprop_lib.grading.judge import judge
 from backprop_lib.grading.plain import to_plain
+from backprop_lib.grading.probes.ex02 import edges_of
 from backprop_lib.grading.spec import Outcome, close
 from notebook_text import find_notebook
 
@@ -102,16 +105,21 @@ def count_weighted(edges, source, target):
     return sum_over_paths(edges, source, target)
 
 
-def count_with_visited_set(edges, source, target):
+def search_once(edges, source, target, weight):
+    """A search with a visited set, as for reachability: the paths through a node seen before are lost."""
     visited = set()
 
     def search(u):
         if u == target:
             return 1
         visited.add(u)
-        return sum(search(v) for a, v in edges if a == u and v not in visited)
+        return sum(weight(d) * search(v) for (a, v), d in edges.items() if a == u and v not in visited)
 
     return search(source)
+
+
+def count_with_visited_set(edges, source, target):
+    return search_once(edges, source, target, lambda d: 1)
 
 
 def count_until_found(edges, source, target):
@@ -253,6 +261,110 @@ def reverse_reached_only(edges, target):
     return {u: x for u, x in reverse_mode(edges, target).items() if count_paths(edges, u, target)}
 
 
+def count_edges_walked(edges, source, target):
+    walked, seen, stack = 0, {source}, [source]
+    while stack:
+        u = stack.pop()
+        for a, v in edges:
+            if a == u:
+                walked += 1
+                if v not in seen:
+                    seen.add(v)
+                    stack.append(v)
+    return walked
+
+
+def count_nodes_visited(edges, source, target):
+    visited = set()
+
+    def search(u):
+        visited.add(u)
+        for a, v in edges:
+            if a == u and v not in visited:
+                search(v)
+
+    search(source)
+    return len(visited)
+
+
+def sum_target_zero(edges, source, target):
+    if source == target:
+        return 0.0
+    return sum(d * sum_target_zero(edges, v, target) for (u, v), d in edges.items() if u == source)
+
+
+def sum_with_visited_set(edges, source, target):
+    return search_once(edges, source, target, lambda d: d)
+
+
+def sum_edge_derivatives(edges, source, target):
+    total, seen, stack = 0.0, {source}, [source]
+    while stack:
+        u = stack.pop()
+        for (a, v), d in edges.items():
+            if a == u:
+                total += d
+                if v not in seen:
+                    seen.add(v)
+                    stack.append(v)
+    return total
+
+
+def forward_every_input_seeded(edges, source):
+    total = {}
+    for v in order_of(edges):
+        incoming = [(u, d) for (u, w), d in edges.items() if w == v]
+        total[v] = sum(d * total[u] for u, d in incoming) if incoming else 1.0
+    return total
+
+
+def reverse_every_output_seeded(edges, target):
+    total = {}
+    for u in reversed(order_of(edges)):
+        outgoing = [(v, d) for (w, v), d in edges.items() if w == u]
+        total[u] = sum(d * total[v] for v, d in outgoing) if outgoing else 1.0
+    return total
+
+
+def forward_without_derivatives(edges, source):
+    total = {}
+    for v in order_of(edges):
+        total[v] = 1.0 if v == source else sum(total[u] for (u, w), d in edges.items() if w == v)
+    return total
+
+
+def reverse_without_derivatives(edges, target):
+    total = {}
+    for u in reversed(order_of(edges)):
+        total[u] = 1.0 if u == target else sum(total[v] for (w, v), d in edges.items() if w == u)
+    return total
+
+
+def forward_without_totals(edges, source):
+    return {v: 1.0 if v == source else sum(d for (u, w), d in edges.items() if w == v) for v in order_of(edges)}
+
+
+def reverse_without_totals(edges, target):
+    return {u: 1.0 if u == target else sum(d for (w, v), d in edges.items() if w == u) for u in order_of(edges)}
+
+
+def forward_pushed_backwards(edges, source):
+    total = dict.fromkeys(order_of(edges), 0.0)
+    total[source] = 1.0
+    for u in reversed(order_of(edges)):
+        for (a, v), d in edges.items():
+            if a == u:
+                total[v] += d * total[u]
+    return total
+
+
+def jacobian_modes_mixed_up(edges, inputs, outputs):
+    by_input = len(inputs) < len(outputs)
+    sweep = reverse_mode if by_input else forward_mode  # each mode where the other belongs
+    sweeps = {node: sweep(edges, node) for node in (inputs if by_input else outputs)}
+    return {y: {x: sweeps[x][y] if by_input else sweeps[y][x] for x in inputs} for y in outputs}
+
+
 def jacobian_always_forward(edges, inputs, outputs):
     columns = {x: forward_mode(edges, x) for x in inputs}
     return {y: {x: columns[x][y] for x in inputs} for y in outputs}
@@ -271,62 +383,132 @@ def jacobian_transposed(edges, inputs, outputs):
     return {x: {y: matrix[y][x] for y in outputs} for x in inputs}
 
 
+ORDER = "edges used out of topological order"
+
 WRONG = [
     ("02.count_paths", count_weighted, "paths weighted by their edge derivatives"),
     ("02.count_paths", count_with_visited_set, "each node explored only once"),
     ("02.count_paths", count_until_found, "only one path found"),
+    ("02.count_paths", count_edges_walked, "edges counted instead of paths"),
+    ("02.count_paths", count_nodes_visited, "nodes counted instead of paths"),
     ("02.sum_over_paths", sum_counts_paths, "paths counted instead of their products summed"),
     ("02.sum_over_paths", sum_adds_along_path, "edge derivatives added along a path"),
     ("02.sum_over_paths", sum_multiplies_paths, "paths multiplied where they merge"),
     ("02.sum_over_paths", sum_first_path, "only one path taken"),
+    ("02.sum_over_paths", sum_target_zero, "the target's own derivative was lost"),
+    ("02.sum_over_paths", sum_with_visited_set, "each node explored only once"),
+    ("02.sum_over_paths", sum_edge_derivatives, "edge derivatives summed instead of path products"),
     ("02.forward_mode", forward_swapped, "reverse mode computed instead of forward mode"),
-    ("02.forward_mode", forward_backwards, "the sweep went the wrong way"),
     ("02.forward_mode", forward_seed_lost, "the source's own derivative was lost"),
-    ("02.forward_mode", forward_listed_order, "edges used out of topological order"),
-    ("02.forward_mode", forward_in_name_order, "edges used out of topological order"),
+    ("02.forward_mode", forward_every_input_seeded, "the sweep seeded at the wrong node"),
+    ("02.forward_mode", forward_without_derivatives, "edge derivatives left out of the terms"),
+    ("02.forward_mode", forward_without_totals, "totals left out of the terms"),
     ("02.forward_mode", forward_assigned, "derivative assigned instead of accumulated"),
+    ("02.forward_mode", forward_backwards, ORDER),
+    ("02.forward_mode", forward_pushed_backwards, ORDER),
+    ("02.forward_mode", forward_listed_order, ORDER),
+    ("02.forward_mode", forward_in_name_order, ORDER),
     ("02.forward_mode", forward_multiplied, "terms multiplied instead of added at a merge"),
     ("02.forward_mode", forward_reached_only, "nodes left out of the dict"),
     ("02.reverse_mode", reverse_swapped, "forward mode computed instead of reverse mode"),
-    ("02.reverse_mode", reverse_forwards, "the sweep went the wrong way"),
     ("02.reverse_mode", reverse_seed_lost, "the target's own derivative was lost"),
-    ("02.reverse_mode", reverse_listed_order, "edges used out of topological order"),
-    ("02.reverse_mode", reverse_in_mention_order, "edges used out of topological order"),
+    ("02.reverse_mode", reverse_every_output_seeded, "the sweep seeded at the wrong node"),
+    ("02.reverse_mode", reverse_without_derivatives, "edge derivatives left out of the terms"),
+    ("02.reverse_mode", reverse_without_totals, "totals left out of the terms"),
     ("02.reverse_mode", reverse_assigned, "derivative assigned instead of accumulated"),
+    ("02.reverse_mode", reverse_forwards, ORDER),
+    ("02.reverse_mode", reverse_listed_order, ORDER),
+    ("02.reverse_mode", reverse_in_mention_order, ORDER),
     ("02.reverse_mode", reverse_multiplied, "terms multiplied instead of added at a merge"),
     ("02.reverse_mode", reverse_reached_only, "nodes left out of the dict"),
     ("02.jacobian", jacobian_always_forward, "the more expensive mode"),
     ("02.jacobian", jacobian_per_entry, "one sweep per entry"),
     ("02.jacobian", jacobian_by_paths, "not built from sweeps"),
+    ("02.jacobian", jacobian_modes_mixed_up, "forward_mode and reverse_mode mixed up"),
     ("02.jacobian", jacobian_transposed, "the Jacobian is transposed"),
 ]
 
 
-@pytest.mark.parametrize(("question", "answer", "mistake"), WRONG)
-def test_each_known_mistake_is_named(question, answer, mistake):
+@pytest.mark.parametrize(("question", "answer", "mistake"), WRONG, ids=[f"{q}: {a.__name__}" for q, a, _ in WRONG])
+def test_each_known_mistake_is_named_alone(question, answer, mistake):
+    """Named, and nothing else named, by check() and by the autograder on fresh graphs."""
     name = question.split(".")[1]
     report = check(question, {name: answer})
     assert report.result.status == "failed"
+    assert report.result.mistakes == (mistake,), report.result.feedback
     assert f": {mistake}." in report.result.feedback
-
-
-def first_detector(question, answer):
-    """The index of the mistake that check() names for ``answer``: the first one matching the first failure."""
     q = find_question(question)
-    cases = q.visible_cases()
-    report = q.run({question.split(".")[1]: answer}, cases)
-    for case, plain in zip(cases, report["outcomes"]):
-        outcome = Outcome.from_plain(plain)
-        if outcome.error is None and close(outcome.value, q.reference(case.inputs), q.rtol, q.atol):
-            continue
-        return next(i for i, m in enumerate(q.mistakes) if m.matches(outcome, case.inputs))
-    raise AssertionError("the answer passed")
+    for seed in range(3):
+        cases = q.draw_cases(seed)
+        result = judge(q, cases, q.run({name: answer}, cases), seed)
+        assert result.mistakes == (mistake,), (seed, result.feedback)
+
+
+def test_every_mistake_has_a_wrong_answer_above_and_its_own_name():
+    for q in EXERCISES["02"].questions:
+        names = [m.name for m in q.mistakes]
+        assert len(set(names)) == len(names), q.id
+        assert set(names) == {m for qid, _, m in WRONG if qid == q.id}, q.id
+
+
+# --- partial credit ---------------------------------------------------------------------------------------
+
+
+def forward_one_node_off(edges, source):
+    total = forward_mode(edges, source)
+    total[list(total)[-1]] += 0.5
+    return total
+
+
+def count_one_path_when_none(edges, source, target):
+    return count_paths(edges, source, target) or 1
+
+
+def test_the_credit_of_each_question():
+    assert {q.id: q.credit for q in EXERCISES["02"].questions} == {
+        "02.count_paths": "case", "02.sum_over_paths": "case", "02.forward_mode": "output",
+        "02.reverse_mode": "output", "02.jacobian": "output"}
+
+
+@pytest.mark.parametrize(("question", "answer", "score"), [
+    ("02.forward_mode", forward_one_node_off, 2.71),  # one node wrong in each case: 3 points x 76 of 84 nodes
+    # right where forward mode is the cheaper (4 cases); elsewhere the Jacobian right, the sweeps not: 2 x 11 of 14
+    ("02.jacobian", jacobian_always_forward, 1.57),
+    ("02.count_paths", count_one_path_when_none, 1.78),  # only the case with no path wrong: 2 x 8 of 9
+])
+def test_a_partly_right_answer_earns_its_exact_share(question, answer, score):
+    q = find_question(question)
+    for seed in range(2):
+        cases = q.draw_cases(seed)
+        result = judge(q, cases, q.run({question.split(".")[1]: answer}, cases), seed)
+        assert (result.status, result.score) == ("failed", score)
+
+
+# --- what a student sees -------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
-def test_every_detector_is_reached_by_a_wrong_answer_above(question):
-    reached = {first_detector(question, answer) for q, answer, _ in WRONG if q == question}
-    assert reached == set(range(len(find_question(question).mistakes)))
+def test_every_case_names_its_graph_edge_by_edge(question):
+    """A case's name ends with its edge dict as Python, in the order the answer receives it."""
+    for case in find_question(question).draw_cases(3):
+        listed = ast.literal_eval(re.search(r"edges = (\{.*\})$", case.name).group(1))
+        assert list(listed.items()) == list(edges_of(case.inputs).items())
+
+
+def test_an_unexplained_wrong_answer_shows_the_whole_failing_graph():
+    given = []
+
+    def off_by_half(edges, source):
+        given.append(dict(edges))
+        return forward_one_node_off(edges, source)
+
+    q = find_question("02.forward_mode")
+    cases = q.draw_cases(5)
+    result = judge(q, cases, q.run({"forward_mode": off_by_half}, cases), 5)
+    assert result.mistakes == () and len(given[0]) > 8  # more edges than the inputs' summary shows
+    graph = r"a random DAG \(\d+ nodes, \d+ edges\)"
+    shown = re.search(rf"passed\. forward_mode\(edges, '\w'\) on {graph}, edges = (\{{.*?\}}): ", result.feedback)
+    assert list(ast.literal_eval(shown.group(1)).items()) == list(given[0].items())
 
 
 @pytest.mark.parametrize("question", QUESTIONS)

@@ -8,8 +8,14 @@ The probes, and what they need to read a case (the edge dict, the sweeps the jac
 the answer), are in ``probes.ex02``; the references use the same sweeps, written out there rather
 than taken from ``backprop_lib.graph``: the jacobian probe runs them in the student's process,
 where every call of the library's sweeps is refused.
-Most sweep detectors check each node against its neighbours (``_local_rule``), so they recognise
-a mistake whatever order the answer happened to visit the edges in.
+
+A sweep's mistakes are recognised by the exact wrong answer where one loop gives it, or, where the
+answer depends on the order in which the student's loop visited the edges, node by node against its
+neighbours (``_local_rule``). Where two mistakes give the same numbers on a case (an answer that sets
+each term instead of adding it may equal one that visited the nodes out of order), both match, and
+the judge names the one that another case tells apart.
+
+Each case's name ends with its graph's edge dict in full, as Python a student can paste into a cell.
 """
 from __future__ import annotations
 
@@ -95,7 +101,7 @@ def _shuffled(rng: np.random.Generator, edges: Edges) -> Edges:
 
 def lesson_graph(a: float = 2.0, b: float = 1.0) -> Edges:
     """The lesson-01 graph of e = (a + b)(b + 1), with c = a + b and d = b + 1."""
-    c, d = a + b, b + 1
+    c, d = round(a + b, 10), round(b + 1, 10)  # printed in a case's name as they are used
     return {("a", "c"): 1.0, ("b", "c"): 1.0, ("b", "d"): 1.0, ("c", "e"): d, ("d", "e"): c}
 
 
@@ -150,6 +156,17 @@ def _describe(edges: Edges, what: str) -> str:
     return f"{what} ({len(_nodes(edges))} nodes, {len(edges)} edges)"
 
 
+def _literal(edges: Mapping[tuple[str, str], float]) -> str:
+    """The edge dict as Python, in the order the case lists it: a student can paste it into a cell."""
+    return "{" + ", ".join(f"({u!r}, {v!r}): {float(d)!r}" for (u, v), d in edges.items()) + "}"
+
+
+def _named(call: str, what: str, edges: Mapping[tuple[str, str], float]) -> str:
+    """A case's name: the call, the graph in words, and its edges in full (the inputs the judge shows
+    with an unexplained wrong answer stop after a few edges)."""
+    return f"{call} on {what}, edges = {_literal(edges)}"
+
+
 # --- count_paths and sum_over_paths: cases -------------------------------------------------------------
 
 
@@ -169,8 +186,9 @@ def _pair_cases(function: str, rng: np.random.Generator) -> list[Case]:
     names, edges = random_dag(rng, 10)
     s, t = next((s, t) for s in names[3:] for t in names[:3] if s != t)  # t is an input: no path
     graphs.append((_describe(edges, "a random DAG"), edges, s, t))
-    return [Case(f"{function}({what}, {s!r}, {t!r})", {"edges": _triples(edges), "source": s, "target": t},
-                 visible=k < 3) for k, (what, edges, s, t) in enumerate(graphs)]
+    return [Case(_named(f"{function}(edges, {s!r}, {t!r})", what, edges),
+                 {"edges": _triples(edges), "source": s, "target": t}, visible=k < 3)
+            for k, (what, edges, s, t) in enumerate(graphs)]
 
 
 def _pair_in_random_dag(rng: np.random.Generator, n: int) -> tuple[str, Edges, str, str]:
@@ -199,32 +217,51 @@ def _near(x: float, y: float) -> bool:
     return close(x, y, 1e-6, 1e-9)
 
 
-def _number_mistake(name: str, feedback: str, reference: Callable[[Mapping[str, Any]], float],
-                    wrong: Callable[[Mapping[str, Any]], list[float]]) -> Mistake:
-    """A wrong number that is one of ``wrong(inputs)`` (and not the right one, where they coincide)."""
-    def matches(outcome: Outcome, inputs: Mapping[str, Any]) -> bool:
-        got = _value(outcome)
-        return (got is not None and not _near(got, reference(inputs))
-                and any(_near(got, w) for w in wrong(inputs)))
+Inputs = Mapping[str, Any]
 
-    return Mistake(name, feedback, matches)
+
+def _number_mistake(name: str, feedback: str, reference: Callable[[Inputs], float], wrong: Callable[[Inputs], float],
+                    also: Callable[[Inputs], list[float]] | None = None) -> Mistake:
+    """The wrong number ``wrong(inputs)``, or one of ``also(inputs)`` (the same mistake made another way:
+    another search order, another thing counted); never the right number, where they coincide."""
+    def matches(outcome: Outcome, inputs: Inputs) -> bool:
+        got = _value(outcome)
+        if got is None or _near(got, reference(inputs)):
+            return False
+        return any(_near(got, w) for w in [wrong(inputs), *(also(inputs) if also else [])])
+
+    return Mistake(name, feedback, matches, wrong)
+
+
+def _on_paths(inputs: Inputs) -> tuple[set[str], list[tuple[str, str]]]:
+    """The nodes and the edges that lie on some path from the source to the target."""
+    edges, s, t = _pair(inputs)
+    ahead, behind = _reached(edges, s), _reached({(v, u): d for (u, v), d in edges.items()}, t)
+    return ahead & behind, [(u, v) for u, v in edges if u in ahead and v in behind]
+
+
+def _from_source(inputs: Inputs) -> tuple[set[str], list[tuple[str, str]]]:
+    """The nodes and the edges a search from the source reaches, whether they lead to the target or not."""
+    edges, s, _ = _pair(inputs)
+    ahead = _reached(edges, s)
+    return ahead, [(u, v) for u, v in edges if u in ahead]
 
 
 # --- count_paths ------------------------------------------------------------------------------------------
 
 
-def _explored_once(inputs: Mapping[str, Any]) -> float:
+def _explored_once(inputs: Inputs) -> float:
     """A search with a visited set expands each node once: it counts the edges into the target."""
     edges, s, t = _pair(inputs)
     reached = _reached(edges, s) - {t}
     return float(sum(1 for u, v in edges if v == t and u in reached))
 
 
-def _number_of_paths(inputs: Mapping[str, Any]) -> float:
+def _number_of_paths(inputs: Inputs) -> float:
     return float(_count(*_pair(inputs)))
 
 
-def _path_sum(inputs: Mapping[str, Any]) -> float:
+def _path_sum(inputs: Inputs) -> float:
     return math.fsum(math.prod(p) for p in _paths(*_pair(inputs)))
 
 
@@ -237,20 +274,30 @@ COUNT_PATHS = Question(
     reference=_number_of_paths,
     rtol=RTOL,
     atol=ATOL,
+    credit="case",
     mistakes=(
         _number_mistake("paths weighted by their edge derivatives",
                         "that is the sum over paths of the products, not the number of paths: every path "
-                        "counts 1, whatever numbers its edges carry.",
-                        _number_of_paths, lambda i: [_path_sum(i)]),
+                        "counts 1, whatever numbers its edges carry.", _number_of_paths, _path_sum),
         _number_mistake("each node explored only once",
                         "a visited set (as in a reachability search) lets a node be expanded only once, so "
                         "the paths through it after the first are lost. Paths may share nodes: add up the "
                         "counts of every route, count(u) = sum over v in out(u) of count(v).",
-                        _number_of_paths, lambda i: [_explored_once(i)]),
+                        _number_of_paths, _explored_once),
         _number_mistake("only one path found",
                         "the answer is 1 although several paths lead to the target: keep searching after the "
                         "first path (or after the first visit of the target), and ADD the counts where paths "
-                        "merge.", _number_of_paths, lambda i: [1.0]),
+                        "merge.", _number_of_paths, lambda i: min(_number_of_paths(i), 1.0)),
+        _number_mistake("edges counted instead of paths",
+                        "that is the number of edges the paths use: a path is a whole route from the source "
+                        "to the target, and routes share edges. Count the routes: count(target) = 1 and "
+                        "count(u) = sum over v in out(u) of count(v).", _number_of_paths,
+                        lambda i: float(len(_on_paths(i)[1])), lambda i: [float(len(_from_source(i)[1]))]),
+        _number_mistake("nodes counted instead of paths",
+                        "that is the number of nodes the paths visit: a path is a whole route from the "
+                        "source to the target, and routes share nodes. Count the routes: count(target) = 1 "
+                        "and count(u) = sum over v in out(u) of count(v).", _number_of_paths,
+                        lambda i: float(len(_on_paths(i)[0])), lambda i: [float(len(_from_source(i)[0]))]),
     ),
 )
 
@@ -258,17 +305,60 @@ COUNT_PATHS = Question(
 # --- sum_over_paths -------------------------------------------------------------------------------------
 
 
-def _product_at_merges(inputs: Mapping[str, Any]) -> list[float]:
-    """Two ways to multiply where the sum should add: over whole paths, and node by node."""
+def _product_at_merges(inputs: Inputs) -> float:
+    """The products of the paths multiplied together where they should be added."""
+    return math.prod(math.prod(p) for p in _paths(*_pair(inputs)))
+
+
+def _product_node_by_node(inputs: Inputs) -> list[float]:
+    """A sweep that multiplies the terms coming into each node instead of adding them."""
     edges, s, t = _pair(inputs)
-    over_paths = math.prod(math.prod(p) for p in _paths(edges, s, t))
     _, into = _neighbours(edges)
     reached = _reached(edges, s)
     total: dict[str, float] = {}
     for v in _order(edges):
         terms = [d * total[w] for w, d in into[v] if w in reached]
         total[v] = 1.0 if v == s else (math.prod(terms) if terms and v in reached else 0.0)
-    return [over_paths, total[t]]
+    return [total[t]]
+
+
+def _one_path(inputs: Inputs) -> float:
+    paths = _paths(*_pair(inputs))
+    return math.prod(paths[0]) if paths else 0.0
+
+
+def _visited_once(inputs: Inputs) -> float:
+    """A recursive search with a visited set, edges in the order the dict lists them: the paths
+    through a node seen before are lost."""
+    edges, s, t = _pair(inputs)
+    out, _ = _neighbours(edges)
+    visited: set[str] = set()
+
+    def search(u: str) -> float:
+        if u == t:
+            return 1.0
+        visited.add(u)
+        return math.fsum(d * search(v) for v, d in out[u] if v not in visited)  # lazily, as a student's sum
+
+    return search(s)
+
+
+def _visited_once_with_a_stack(inputs: Inputs) -> list[float]:
+    edges, s, t = _pair(inputs)
+    out, _ = _neighbours(edges)
+    stack, seen, found = [(s, 1.0)], set(), []
+    while stack:
+        u, product = stack.pop()
+        if u == t:
+            found.append(product)
+        elif u not in seen:
+            seen.add(u)
+            stack.extend((v, product * d) for v, d in out[u])
+    return [math.fsum(found)]
+
+
+def _edge_sum(edges: Mapping[tuple[str, str], float], chosen: list[tuple[str, str]]) -> float:
+    return math.fsum(edges[e] for e in chosen)
 
 
 SUM_OVER_PATHS = Question(
@@ -280,22 +370,37 @@ SUM_OVER_PATHS = Question(
     reference=_path_sum,
     rtol=RTOL,
     atol=ATOL,
+    credit="case",
     mistakes=(
         _number_mistake("paths counted instead of their products summed",
                         "each path contributes the PRODUCT of the edge derivatives along it, not 1: "
-                        "multiply dv/du along the path, then add the paths.",
-                        _path_sum, lambda i: [_number_of_paths(i)]),
+                        "multiply dv/du along the path, then add the paths.", _path_sum, _number_of_paths),
         _number_mistake("edge derivatives added along a path",
                         "along one path the chain rule MULTIPLIES the edge derivatives (a nudge is scaled "
                         "by each edge in turn); only different paths are added.",
-                        _path_sum, lambda i: [math.fsum(math.fsum(p) for p in _paths(*_pair(i)))]),
+                        _path_sum, lambda i: math.fsum(math.fsum(p) for p in _paths(*_pair(i)))),
         _number_mistake("paths multiplied where they merge",
                         "where paths meet, their contributions ADD (for a tiny nudge everything is linear): "
-                        "sum the path products, do not multiply them.", _path_sum, _product_at_merges),
+                        "sum the path products, do not multiply them.",
+                        _path_sum, _product_at_merges, _product_node_by_node),
         _number_mistake("only one path taken",
                         "the answer is the product along a single path: every path from source to target "
                         "contributes, so add the products of all of them.",
-                        _path_sum, lambda i: [math.prod(p) for p in _paths(*_pair(i))]),
+                        _path_sum, _one_path, lambda i: [math.prod(p) for p in _paths(*_pair(i))]),
+        _number_mistake("the target's own derivative was lost",
+                        "the answer is 0: every path's product ends with d target / d target = 1, so the "
+                        "recursion returns 1 at the target itself, not 0 (a product started at 0 stays 0).",
+                        _path_sum, lambda i: 0.0),
+        _number_mistake("each node explored only once",
+                        "a visited set (as in a reachability search) lets a node be expanded only once, so "
+                        "the paths through it after the first are lost. Paths may share nodes: every path "
+                        "counts, dZ/du = sum over v in out(u) of (dv/du)(dZ/dv), however often v is reached.",
+                        _path_sum, _visited_once, _visited_once_with_a_stack),
+        _number_mistake("edge derivatives summed instead of path products",
+                        "that is the sum of the derivatives of the edges the paths use. Each PATH contributes "
+                        "one term, the product of the derivatives along it; then add the paths.", _path_sum,
+                        lambda i: _edge_sum(_edges(i), _on_paths(i)[1]),
+                        lambda i: [_edge_sum(_edges(i), _from_source(i)[1])]),
     ),
 )
 
@@ -319,8 +424,8 @@ def _sweep_cases(function: str, rng: np.random.Generator) -> list[Case]:
     graphs += [_random_sweep(rng, n, forward, inside=n != 6) for n in (6, 12, 16, 22)]
     a, b = (round(float(x), 2) for x in rng.uniform(-3, 3, 2))
     graphs.append((f"the lesson-01 graph at a={a:g}, b={b:g}", lesson_graph(a, b), "a" if forward else "c"))
-    return [Case(f"{function}({what}, {start!r})", {"edges": _triples(edges), key: start}, visible=k < 3)
-            for k, (what, edges, start) in enumerate(graphs)]
+    return [Case(_named(f"{function}(edges, {start!r})", what, edges), {"edges": _triples(edges), key: start},
+                 visible=k < 3) for k, (what, edges, start) in enumerate(graphs)]
 
 
 def _random_sweep(rng: np.random.Generator, n: int, forward: bool, inside: bool = True) -> tuple[str, Edges, str]:
@@ -343,7 +448,7 @@ def _telling_listing(rng: np.random.Generator, edges: Edges, start: str, forward
     for _ in range(60):
         edges = _shuffled(rng, edges)
         inputs = {"edges": _triples(edges), key: start}
-        answers = _out_of_order(inputs)
+        answers = [_listed_order(inputs)] + ([] if forward else [_listed_order(inputs, backwards=True)])
         score = len(answers) - sum(_overwrites(w, inputs) for w in answers)
         if score > best_score:
             best, best_score = edges, score
@@ -353,7 +458,7 @@ def _telling_listing(rng: np.random.Generator, edges: Edges, start: str, forward
 
 
 def _overwrites(answer: dict[str, float], inputs: Mapping[str, Any]) -> bool:
-    return _local_rule(_assigned)(Outcome(value=answer), inputs)
+    return _local_rule(_one_term)(Outcome(value=answer), inputs)
 
 
 def _sweep_is_telling(edges: Edges, start: str, forward: bool) -> bool:
@@ -371,12 +476,24 @@ def _sweep_is_telling(edges: Edges, start: str, forward: bool) -> bool:
     return merges and sole and len(reached) < len(_nodes(edges))
 
 
-def _sweep(inputs: Mapping[str, Any]) -> dict[str, float]:
+def _sweep(inputs: Inputs) -> dict[str, float]:
     edges = _edges(inputs)
     return _forward(edges, inputs["source"]) if "source" in inputs else _reverse(edges, inputs["target"])
 
 
-def _filled(outcome: Outcome, inputs: Mapping[str, Any]) -> dict[str, float] | None:
+def _start(inputs: Inputs) -> str:
+    return inputs["source"] if "source" in inputs else inputs["target"]
+
+
+def _sides(inputs: Inputs) -> tuple[list[str], dict[str, list]]:
+    """The nodes in the order a sweep visits them, and the edges each node sums over: the edges coming
+    in (forward mode) or going out (reverse mode), as pairs (other end, edge derivative)."""
+    edges = _edges(inputs)
+    out, into = _neighbours(edges)
+    return (_order(edges), into) if "source" in inputs else (_order(edges)[::-1], out)
+
+
+def _filled(outcome: Outcome, inputs: Inputs) -> dict[str, float] | None:
     """The answer with every missing node read as 0; None if it is not a dict of the graph's nodes."""
     got = outcome.value
     nodes = _nodes(_edges(inputs))
@@ -391,97 +508,138 @@ def _same(a: Mapping[str, float], b: Mapping[str, float]) -> bool:
     return all(_near(a[n], b[n]) for n in b)
 
 
-def _answer_is(wrong: Callable[[Mapping[str, Any]], list[dict[str, float]]]) -> Callable[[Outcome, Mapping], bool]:
-    """Matches when the answer, missing nodes read as 0, is wrong and equals one of ``wrong(inputs)``."""
-    def matches(outcome: Outcome, inputs: Mapping[str, Any]) -> bool:
-        got = _filled(outcome, inputs)
-        return (got is not None and not _same(got, _sweep(inputs))
-                and any(_same(got, w) for w in wrong(inputs)))
-
-    return matches
+Sweep = Callable[[Inputs], dict[str, float]]
+Matcher = Callable[[Outcome, Inputs], bool]
 
 
-def _swapped(inputs: Mapping[str, Any]) -> list[dict[str, float]]:
-    """The other mode's sweep from the same node, unless it is 1 at that node and 0 everywhere else."""
-    edges = _edges(inputs)
-    other = _reverse(edges, inputs["source"]) if "source" in inputs else _forward(edges, inputs["target"])
-    return [] if _same(other, _start_only(inputs)[0]) else [other]
-
-
-def _start_only(inputs: Mapping[str, Any]) -> list[dict[str, float]]:
-    start = inputs.get("source", inputs.get("target"))
-    return [{n: float(n == start) for n in _nodes(_edges(inputs))}]
-
-
-def _all_zero(inputs: Mapping[str, Any]) -> list[dict[str, float]]:
-    return [dict.fromkeys(_nodes(_edges(inputs)), 0.0)]
-
-
-def _out_of_order(inputs: Mapping[str, Any]) -> list[dict[str, float]]:
-    """The sweep done edge by edge in the order the dict lists them (backwards too, in reverse mode)."""
-    edges = _edges(inputs)
-    nodes = _nodes(edges)
-    forward = "source" in inputs
-    listing = list(edges.items())
-    answers = []
-    for edge_order in ([listing] if forward else [listing, listing[::-1]]):
-        total = dict.fromkeys(nodes, 0.0)
-        total[inputs["source"] if forward else inputs["target"]] = 1.0
-        for (u, v), d in edge_order:
-            if forward:
-                total[v] += d * total[u]
-            else:
-                total[u] += d * total[v]
-        answers.append(total)
-    return answers
-
-
-def _out_of_order_not_overwriting(inputs: Mapping[str, Any]) -> list[dict[str, float]]:
-    """The out-of-order sweeps that no overwriting sweep could also have produced."""
-    return [w for w in _out_of_order(inputs) if not _overwrites(w, inputs)]
-
-
-def _local_rule(rule: Callable[[float, list[tuple[float, float]]], bool]) -> Callable[[Outcome, Mapping], bool]:
-    """Matches a wrong answer in which every node obeys ``rule`` with its neighbours' (answered) totals.
-
-    In forward mode a node's neighbours are the nodes it is computed from; in reverse mode, the
-    nodes it feeds. The start node must hold 1. Checking node by node makes the detector
-    independent of the order in which the answer happened to visit the edges.
-    """
-    def matches(outcome: Outcome, inputs: Mapping[str, Any]) -> bool:
+def _sweep_mistake(name: str, feedback: str, wrong: Sweep,
+                   also: Callable[[Inputs], list[dict[str, float]]] | None = None,
+                   rule: Matcher | None = None) -> Mistake:
+    """The wrong sweep ``wrong(inputs)`` or one of ``also(inputs)`` (missing nodes read as 0), or, with
+    ``rule``, any answer that obeys it: the same mistake made in an order the answer chose."""
+    def matches(outcome: Outcome, inputs: Inputs) -> bool:
         got = _filled(outcome, inputs)
         if got is None or _same(got, _sweep(inputs)):
             return False
-        out, into = _neighbours(_edges(inputs))
-        forward = "source" in inputs
-        start = inputs["source"] if forward else inputs["target"]
-        neighbours = into if forward else out
+        if any(_same(got, w) for w in [wrong(inputs), *(also(inputs) if also else [])]):
+            return True
+        return rule is not None and rule(outcome, inputs)
+
+    return Mistake(name, feedback, matches, wrong)
+
+
+def _swapped(inputs: Inputs) -> dict[str, float]:
+    """The other mode's sweep from the same node."""
+    edges = _edges(inputs)
+    return _reverse(edges, inputs["source"]) if "source" in inputs else _forward(edges, inputs["target"])
+
+
+def _all_zero(inputs: Inputs) -> dict[str, float]:
+    return dict.fromkeys(_nodes(_edges(inputs)), 0.0)
+
+
+def _summed(inputs: Inputs, seeded: Callable[[str, list], bool],
+            term: Callable[[float, float], float]) -> dict[str, float]:
+    """A sweep in the right order in which the nodes ``seeded(node, its edges)`` hold 1 and every other
+    node adds ``term(edge derivative, total at the edge's other end)`` over its edges."""
+    visits, sides = _sides(inputs)
+    total: dict[str, float] = {}
+    for v in visits:
+        total[v] = 1.0 if seeded(v, sides[v]) else math.fsum(term(d, total[w]) for w, d in sides[v])
+    return total
+
+
+def _every_end_seeded(inputs: Inputs) -> dict[str, float]:
+    """Every input (forward mode) or output (reverse mode) seeded with 1, the start node left to its edges."""
+    return _summed(inputs, lambda v, edges: not edges, lambda d, t: d * t)
+
+
+def _other_starts(inputs: Inputs) -> list[dict[str, float]]:
+    """The right sweep from every other node."""
+    edges, start = _edges(inputs), _start(inputs)
+    sweep = _forward if "source" in inputs else _reverse
+    return [sweep(edges, n) for n in _nodes(edges) if n != start]
+
+
+def _paths_counted(inputs: Inputs) -> dict[str, float]:
+    start = _start(inputs)
+    return _summed(inputs, lambda v, edges: v == start, lambda d, t: t)
+
+
+def _derivatives_only(inputs: Inputs) -> dict[str, float]:
+    start = _start(inputs)
+    return _summed(inputs, lambda v, edges: v == start, lambda d, t: d)
+
+
+def _listed_order(inputs: Inputs, backwards: bool = False) -> dict[str, float]:
+    """The sweep done edge by edge in the order the dict lists them (or the reverse of it), each edge
+    adding its term to the node at its far end with whatever total its near end holds then."""
+    edges = _edges(inputs)
+    forward = "source" in inputs
+    total = dict.fromkeys(_nodes(edges), 0.0)
+    total[_start(inputs)] = 1.0
+    listing = list(edges.items())
+    for (u, v), d in (listing[::-1] if backwards else listing):
+        if forward:
+            total[v] += d * total[u]
+        else:
+            total[u] += d * total[v]
+    return total
+
+
+def _local_rule(rule: Callable[[float, list[float]], bool]) -> Matcher:
+    """Matches an answer in which the start holds 1 and every other node obeys ``rule`` with its terms,
+    each the edge derivative times the total the answer gives the edge's other end.
+
+    Checking node by node makes the detector independent of the order in which the answer happened
+    to visit the edges.
+    """
+    def matches(outcome: Outcome, inputs: Inputs) -> bool:
+        got = _filled(outcome, inputs)
+        if got is None or _same(got, _sweep(inputs)):
+            return False
+        _, sides = _sides(inputs)
+        start = _start(inputs)
         return _near(got[start], 1.0) and all(
-            rule(got[v], [(d, got[w]) for w, d in neighbours[v]]) for v in got if v != start)
+            rule(got[v], [d * got[w] for w, d in sides[v]]) for v in got if v != start)
 
     return matches
 
 
-def _assigned(value: float, terms: list[tuple[float, float]]) -> bool:
-    return _near(value, 0.0) if not terms else any(_near(value, d * t) for d, t in terms)
+def _one_term(value: float, terms: list[float]) -> bool:
+    return _near(value, 0.0) if not terms else any(_near(value, t) for t in terms)
 
 
-def _partial_sum(value: float, terms: list[tuple[float, float]]) -> bool:
-    """The sum of some of the terms: what a node holds when some neighbours were not final yet."""
-    products = [d * t for d, t in terms]
-    return any(_near(value, math.fsum(chosen))
-               for r in range(len(products) + 1) for chosen in itertools.combinations(products, r))
+def _some_terms(value: float, terms: list[float]) -> bool:
+    """The sum of some of the terms: what a node holds when some of its neighbours were not final yet."""
+    return any(_near(value, math.fsum(chosen)) for r in range(len(terms) + 1)
+               for chosen in itertools.combinations(terms, r))
 
 
-def _multiplied_at_node(value: float, terms: list[tuple[float, float]]) -> bool:
+def _product_of_terms(value: float, terms: list[float]) -> bool:
     """The product of the terms, of the nonzero terms only, or, with no terms, 0 or the empty product 1."""
-    products = [d * t for d, t in terms]
-    nonzero = [p for p in products if p != 0.0]
-    candidates = [math.prod(products), math.prod(nonzero)] if products else [0.0, 1.0]
+    nonzero = [t for t in terms if t != 0.0]
+    candidates = [math.prod(terms), math.prod(nonzero)] if terms else [0.0, 1.0]
     return any(_near(value, c) for c in candidates)
 
 
-def _missing_nodes(outcome: Outcome, inputs: Mapping[str, Any]) -> bool:
+def _multiplied_in_order(inputs: Inputs) -> dict[str, float]:
+    start = _start(inputs)
+    visits, sides = _sides(inputs)
+    total: dict[str, float] = {}
+    for v in visits:
+        total[v] = 1.0 if v == start else math.prod(d * total[w] for w, d in sides[v])
+    return total
+
+
+def _reached_only(inputs: Inputs) -> dict[str, float]:
+    """The right totals of the nodes some path joins to the start, and no entry for the others."""
+    edges, start = _edges(inputs), _start(inputs)
+    joined = _reached(edges if "source" in inputs else {(v, u): d for (u, v), d in edges.items()}, start)
+    return {n: x for n, x in _sweep(inputs).items() if n in joined}
+
+
+def _missing_nodes(outcome: Outcome, inputs: Inputs) -> bool:
     got = outcome.value
     expected = _sweep(inputs)
     if _filled(outcome, inputs) is None or set(got) == set(expected):
@@ -490,45 +648,52 @@ def _missing_nodes(outcome: Outcome, inputs: Mapping[str, Any]) -> bool:
 
 
 def _sweep_mistakes(forward: bool) -> tuple[Mistake, ...]:
+    """The mistakes of a sweep, the most specific first: where two of them give the same numbers on
+    a case (an answer that sets each term may equal one that visited the nodes out of order), the
+    judge names the one another case tells apart, else the first listed."""
     here, there = ("forward", "reverse") if forward else ("reverse", "forward")
-    start, fix = (("source", "d v / d source for every node v: sum over the edges COMING IN to v")
-                  if forward else
-                  ("target", "d target / d v for every node v: sum over the edges GOING OUT of v"))
-    merge, neighbours = ("comes in from several nodes", "coming in") if forward else (
-        "feeds several nodes", "going out")
-    order_feedback = (
-        "a dict lists its edges in no particular order (and names sort in no useful order): when an "
-        f"edge is used, the node it {'comes from' if forward else 'leads to'} must already have its final "
-        f"total. Visit the nodes in {'topological' if forward else 'reverse topological'} order.")
+    start, ends, order = ("source", "input", "topological") if forward else ("target", "output", "reverse topological")
+    fix = ("d v / d source for every node v: sum over the edges COMING IN to v" if forward else
+           "d target / d v for every node v: sum over the edges GOING OUT of v")
+    merge, side = ("comes in from several nodes", "coming in") if forward else ("feeds several nodes", "going out")
+    rule = ("d v / d source = sum over the edges w -> v of (d v / d w) * (d w / d source)" if forward else
+            "d target / d v = sum over the edges v -> u of (d target / d u) * (d u / d v)")
     return (
-        Mistake(f"{there} mode computed instead of {here} mode",
-                f"the answer is the derivative the other way round. {here.capitalize()} mode returns {fix}.",
-                _answer_is(_swapped)),
-        Mistake("the sweep went the wrong way",
-                f"only the {start} has a nonzero derivative. {here.capitalize()} mode visits the nodes in "
-                f"{'topological' if forward else 'reverse topological'} order, from the {start} "
-                f"{'towards the outputs' if forward else 'back towards the inputs'}, and returns {fix}.",
-                _answer_is(_start_only)),
-        Mistake(f"the {start}'s own derivative was lost",
-                f"every total is 0: d {start} / d {start} = 1 seeds the sweep. Set the {start} to 1 and "
-                f"do not recompute it from its neighbours, even when it has some.",
-                _answer_is(_all_zero)),
-        Mistake("edges used out of topological order", order_feedback, _answer_is(_out_of_order_not_overwriting)),
+        _sweep_mistake(f"{there} mode computed instead of {here} mode",
+                       f"the answer is the derivative the other way round. {here.capitalize()} mode returns {fix}.",
+                       _swapped),
+        _sweep_mistake(f"the {start}'s own derivative was lost",
+                       f"every total is 0: d {start} / d {start} = 1 seeds the sweep. Set the {start} to 1 and "
+                       f"do not recompute it from its neighbours, even when it has some.", _all_zero),
+        _sweep_mistake("the sweep seeded at the wrong node",
+                       f"only the {start} you are given starts at 1 (d {start} / d {start} = 1). Every other node, "
+                       f"every other {ends} included, takes its total from the edges {side} (0 when it has none).",
+                       _every_end_seeded, _other_starts),
+        _sweep_mistake("edge derivatives left out of the terms",
+                       f"each edge {side} adds its edge derivative TIMES the total at its other end: {rule}. "
+                       "Without the edge derivatives the sweep counts paths.", _paths_counted),
+        _sweep_mistake("totals left out of the terms",
+                       f"each edge {side} adds its edge derivative times the TOTAL at its other end, not the "
+                       f"edge derivative alone: {rule}.", _derivatives_only),
         Mistake("derivative assigned instead of accumulated",
-                f"where a node {merge}, each edge {neighbours} adds one term: accumulate with += (or "
-                "sum the terms) instead of overwriting the total with the last edge's term. (If you do "
-                f"add them, the totals you added were not final yet: visit the nodes in "
-                f"{'topological' if forward else 'reverse topological'} order.)",
-                _local_rule(_assigned)),
-        Mistake("edges used out of topological order", order_feedback, _local_rule(_partial_sum)),
+                f"where a node {merge}, each edge {side} adds one term: accumulate with += (or sum the terms) "
+                "instead of overwriting the total with the last edge's term. (If you do add them, the totals "
+                f"you added were not final yet: visit the nodes in {order} order.)", _local_rule(_one_term)),
+        _sweep_mistake("edges used out of topological order",
+                       "a total was used before it was final: when an edge is used, the node it "
+                       f"{'comes from' if forward else 'leads to'} must already have its whole total. A dict "
+                       "lists its edges in no particular order, and names sort in no useful order; if only "
+                       f"the {start} is nonzero, the sweep ran backwards. Visit the nodes in {order} order "
+                       f"(from the {start} {'towards the outputs' if forward else 'back towards the inputs'}).",
+                       _listed_order, lambda i: [_listed_order(i, backwards=True)], _local_rule(_some_terms)),
         Mistake("terms multiplied instead of added at a merge",
-                f"the terms of the edges {neighbours} of a node are ADDED: each is the sum over a "
-                "different set of paths. Multiply only along an edge (edge derivative times total).",
-                _local_rule(_multiplied_at_node)),
+                f"the terms of the edges {side} of a node are ADDED: each is the sum over a different set of "
+                "paths. Multiply only along an edge (edge derivative times total).",
+                _local_rule(_product_of_terms), _multiplied_in_order),
         Mistake("nodes left out of the dict",
-                "return an entry for EVERY node of the graph: a node with no path "
+                f"return an entry for EVERY node of the graph: a node with no path "
                 f"{'from the source' if forward else 'to the target'} has derivative 0, and it must be "
-                "there with the value 0.", _missing_nodes),
+                "there with the value 0.", _missing_nodes, _reached_only),
     )
 
 
@@ -541,6 +706,7 @@ FORWARD_MODE = Question(
     reference=_sweep,
     rtol=RTOL,
     atol=ATOL,
+    credit="output",
     mistakes=_sweep_mistakes(forward=True),
 )
 
@@ -553,6 +719,7 @@ REVERSE_MODE = Question(
     reference=_sweep,
     rtol=RTOL,
     atol=ATOL,
+    credit="output",
     mistakes=_sweep_mistakes(forward=False),
 )
 
@@ -584,11 +751,11 @@ def _jacobian_cases(rng: np.random.Generator) -> list[Case]:
         ("the lesson-01 graph at a=2, b=1", lesson_graph(), ["a", "b"], ["e"]),
     ]
     m = int(rng.integers(3, 6))
-    graphs.append((f"one input t, {m} outputs", _fan_out(rng, m), ["t"], [f"y{j}" for j in range(m)]))
+    graphs.append((f"a graph with one input t and {m} outputs", _fan_out(rng, m), ["t"], [f"y{j}" for j in range(m)]))
     for n, (n_in, n_out) in zip((10, 12, 16, 20, 24), ((2, 3), (3, 1), (1, 4), (4, 2), (2, 5))):
         edges, ins, outs = _connected_blocks(rng, n, n_in, n_out)
         graphs.append((_describe(edges, "a random DAG"), edges, ins, outs))
-    return [Case(f"jacobian({what}, inputs={ins}, outputs={outs})",
+    return [Case(_named(f"jacobian(edges, {ins}, {outs})", what, edges),
                  {"edges": _triples(edges), "inputs": ins, "outputs": outs}, visible=k < 3)
             for k, (what, edges, ins, outs) in enumerate(graphs)]
 
@@ -608,38 +775,54 @@ def _jacobian(inputs: Mapping[str, Any]) -> dict:
     return {"jacobian": _matrix(inputs), "sweeps": _cheaper(inputs)}
 
 
-Matcher = Callable[[Outcome, Mapping[str, Any]], bool]
+def _jacobian_mistake(name: str, feedback: str, matrix: Callable[[Inputs], dict],
+                      sweeps: Callable[[Inputs], list[dict[str, int]]] | None) -> Mistake:
+    """The wrong Jacobian ``matrix(inputs)`` got with one of the sweep counts ``sweeps(inputs)`` (any
+    counts, if None); its ``wrong`` answer takes the first counts, or the cheaper mode's."""
+    def wrong(inputs: Inputs) -> dict:
+        return {"jacobian": matrix(inputs), "sweeps": (sweeps(inputs) if sweeps else [_cheaper(inputs)])[0]}
 
-
-def _right_values_but(sweeps: Callable[[Mapping[str, Any]], list[dict[str, int]]]) -> Matcher:
-    """Matches right derivatives obtained with one of the sweep counts ``sweeps(inputs)``."""
-    def matches(outcome: Outcome, inputs: Mapping[str, Any]) -> bool:
+    def matches(outcome: Outcome, inputs: Inputs) -> bool:
         got = outcome.value
-        if outcome.error or outcome.reference or not isinstance(got, dict):
+        if outcome.error or outcome.reference or not isinstance(got, dict) or close(got, _jacobian(inputs), RTOL, ATOL):
             return False
-        return (close(got.get("jacobian"), _matrix(inputs), RTOL, ATOL)
-                and any(got.get("sweeps") == s for s in sweeps(inputs)))
+        return (close(got.get("jacobian"), matrix(inputs), RTOL, ATOL)
+                and (sweeps is None or any(got.get("sweeps") == s for s in sweeps(inputs))))
 
-    return matches
+    return Mistake(name, feedback, matches, wrong)
 
 
-def _dearer(inputs: Mapping[str, Any]) -> list[dict[str, int]]:
+def _sweeps(inputs: Inputs, forward: int, reverse: int) -> dict[str, int]:
+    return {"forward": forward, "reverse": reverse}
+
+
+def _dearer(inputs: Inputs) -> list[dict[str, int]]:
     n, m = len(inputs["inputs"]), len(inputs["outputs"])
-    return [{"forward": 0, "reverse": m} if n < m else {"forward": n, "reverse": 0}]
+    return [_sweeps(inputs, 0, m) if n < m else _sweeps(inputs, n, 0)]
 
 
-def _per_entry(inputs: Mapping[str, Any]) -> list[dict[str, int]]:
+def _per_entry(inputs: Inputs) -> list[dict[str, int]]:
+    """One sweep per entry, in the cheaper mode first (in the other it may cost what the dearer mode does)."""
     entries = len(inputs["inputs"]) * len(inputs["outputs"])
-    return [{"forward": entries, "reverse": 0}, {"forward": 0, "reverse": entries}]
+    both = [_sweeps(inputs, entries, 0), _sweeps(inputs, 0, entries)]
+    return both if _cheaper(inputs)["forward"] else both[::-1]
 
 
-def _transposed(outcome: Outcome, inputs: Mapping[str, Any]) -> bool:
-    got = outcome.value
-    if outcome.error or outcome.reference or not isinstance(got, dict):
-        return False
+def _mixed_up(inputs: Inputs) -> list[dict[str, int]]:
+    """The cheaper number of sweeps, in the other mode."""
+    n, m = len(inputs["inputs"]), len(inputs["outputs"])
+    return [_sweeps(inputs, 0, n) if n < m else _sweeps(inputs, m, 0)]
+
+
+def _backwards_entries(inputs: Inputs) -> dict[str, dict[str, float]]:
+    """J[y][x] = dx/dy: what a forward sweep from an output, or a reverse sweep to an input, gives."""
+    edges = _edges(inputs)
+    return {y: {x: _forward(edges, y)[x] for x in inputs["inputs"]} for y in inputs["outputs"]}
+
+
+def _transposed(inputs: Inputs) -> dict[str, dict[str, float]]:
     matrix = _matrix(inputs)
-    flipped = {x: {y: matrix[y][x] for y in matrix} for x in inputs["inputs"]}
-    return close(got.get("jacobian"), flipped, RTOL, ATOL)
+    return {x: {y: matrix[y][x] for y in inputs["outputs"]} for x in inputs["inputs"]}
 
 
 JACOBIAN = Question(
@@ -652,22 +835,27 @@ JACOBIAN = Question(
     reference=_jacobian,
     rtol=RTOL,
     atol=ATOL,
+    credit="output",
     mistakes=(
-        Mistake("the more expensive mode",
-                "the derivatives are right, but the other mode needs fewer sweeps: forward mode costs one "
-                "sweep per input, reverse mode one per output. Use forward mode when there are fewer "
-                "inputs than outputs, reverse mode otherwise.",
-                _right_values_but(_dearer)),
-        Mistake("one sweep per entry",
-                "one sweep gives a whole column (forward, one input) or a whole row (reverse, one output) "
-                "of the Jacobian: call it once per input or once per output and keep its dict, not once "
-                "per entry.", _right_values_but(_per_entry)),
-        Mistake("not built from sweeps",
-                "the derivatives are right, but the answer never calls forward_mode or reverse_mode: "
-                "build the Jacobian from sweeps (called by those names), one per input or one per output.",
-                _right_values_but(lambda i: [{"forward": 0, "reverse": 0}])),
-        Mistake("the Jacobian is transposed",
-                "index it by output first: J[y][x] = dy/dx, one inner dict per output y.", _transposed),
+        _jacobian_mistake("the more expensive mode",
+                          "the derivatives are right, but the other mode needs fewer sweeps: forward mode costs "
+                          "one sweep per input, reverse mode one per output. Use forward mode when there are "
+                          "fewer inputs than outputs, reverse mode otherwise.", _matrix, _dearer),
+        _jacobian_mistake("one sweep per entry",
+                          "one sweep gives a whole column (forward, one input) or a whole row (reverse, one "
+                          "output) of the Jacobian: call it once per input or once per output and keep its "
+                          "dict, not once per entry.", _matrix, _per_entry),
+        _jacobian_mistake("not built from sweeps",
+                          "the derivatives are right, but the answer never calls forward_mode or reverse_mode: "
+                          "build the Jacobian from sweeps (called by those names), one per input or one per "
+                          "output.", _matrix, lambda i: [_sweeps(i, 0, 0)]),
+        _jacobian_mistake("forward_mode and reverse_mode mixed up",
+                          "forward_mode(edges, x) gives the COLUMN of an input x (dy/dx for every y), and "
+                          "reverse_mode(edges, y) the ROW of an output y (dy/dx for every x). Calling the other "
+                          "one from the same node gives dx/dy instead, 0 here.", _backwards_entries, _mixed_up),
+        _jacobian_mistake("the Jacobian is transposed",
+                          "index it by output first: J[y][x] = dy/dx, one inner dict per output y.",
+                          _transposed, None),
     ),
 )
 
