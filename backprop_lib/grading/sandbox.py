@@ -265,7 +265,7 @@ def bwrap_available() -> str | None:
     try:
         done = subprocess.run(["bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--cap-drop", "ALL",
                                "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-                               sys.executable, "-I", "-S", "-c", "pass"],
+                               os.path.realpath(sys.executable), "-I", "-S", "-c", "pass"],
                               stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"bubblewrap could not run ({exc})"
