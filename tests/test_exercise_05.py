@@ -345,3 +345,9 @@ def test_exercise_05_puts_the_fixed_questions_first():
     assert ids[:3] == ["05.relu_vjp", "05.matmul_vjp", "05.unbroadcast"]
     assert len(ids) >= 4
     assert exercise.notebook == "05_vector_jacobian_products"
+
+
+def test_credit_is_declared_for_every_question():
+    assert {q.id: q.credit for q in EXERCISES["05"].questions} == {
+        "05.relu_vjp": "case", "05.matmul_vjp": "output", "05.unbroadcast": "case", "05.sigmoid_vjp": "case",
+        "05.linear_vjp": "output"}

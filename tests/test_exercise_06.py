@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import nbformat
 import numpy as np
 import pytest
 
@@ -15,7 +16,7 @@ from backprop_lib.grading.plain import to_plain
 from backprop_lib.grading.protocol import plain_value as from_plain
 from backprop_lib.grading.runner import grade_notebook
 from backprop_lib.grading.spec import Outcome, close
-from notebook_text import find_notebook
+from notebook_text import find_notebook, markdown_text
 
 
 def test_the_master_earns_full_marks_and_the_exercise_zero():
@@ -64,12 +65,12 @@ def sgd_step(params, grads, lr):
     return {k: params[k] - lr * grads[k] for k in params}
 
 
-def softmax_ce(scores, y, stable=True, mean=True, onehot=True):
-    shifted = scores - scores.max(axis=1, keepdims=True) if stable else scores
+def softmax_ce(scores, y, stable=True, mean=True, onehot=True, axis=1, negated=True):
+    shifted = scores - scores.max(axis=axis, keepdims=True) if stable else scores
     with np.errstate(over="ignore", invalid="ignore"):  # the unstable version is meant to overflow
-        P = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+        P = np.exp(shifted) / np.exp(shifted).sum(axis=axis, keepdims=True)
     rows = np.arange(len(y))
-    loss = -np.log(P[rows, y]).sum()
+    loss = (-1 if negated else 1) * np.log(P[rows, y]).sum()
     grad = P.copy()
     if onehot:
         grad[rows, y] -= 1
@@ -155,6 +156,7 @@ def diverging(X, y):
 TRANSPOSE = "missing or misplaced transpose"
 BIAS = "bias gradient not summed over the batch"
 WRONG_VALUE = "activation derivative taken on the wrong value"
+WRONG_INPUT = "a weight gradient made from the wrong layer's input"
 MISTAKES = [
     ("06.mlp_backward", replacing(W2=lambda p, c, G: G.T @ c["A1"]), TRANSPOSE),
     ("06.mlp_backward", replacing(W1=lambda p, c, G: c["X"] @ ((G @ p["W2"].T) * slope(c))), TRANSPOSE),
@@ -169,10 +171,22 @@ MISTAKES = [
     ("06.mlp_backward", replacing(W2=lambda p, c, G: c["Z1"].T @ G), "pre-activation used in dW2"),
     ("06.mlp_backward", lambda p, c, G: {k: v / len(G) for k, v in mlp_backward(p, c, G).items()},
      "divided by N a second time"),
+    ("06.mlp_backward", replacing(W1=lambda p, c, G: c["X"].T @ ((G @ p["W2"].T) * slope(c)) / len(G),
+                                  W2=lambda p, c, G: c["A1"].T @ G / len(G)), "divided by N a second time"),
+    ("06.mlp_backward", replacing(b2=lambda p, c, G: G.mean(axis=0)), BIAS),
+    ("06.mlp_backward", replacing(b2=lambda p, c, G: G.sum(axis=1)), "bias gradient summed over the wrong axis"),
+    ("06.mlp_backward", replacing(b1=lambda p, c, G: ((G @ p["W2"].T) * slope(c)).sum(axis=0, keepdims=True)),
+     "bias gradient summed over the wrong axis"),
+    ("06.mlp_backward", lambda p, c, G: backprop(p, c, G, dZ1=(G @ p["W2"].T) * c["A1"]),
+     "multiplied by the activation instead of its derivative"),
+    ("06.mlp_backward", replacing(b1=lambda p, c, G: (G @ p["W2"].T).sum(axis=0)), "activation derivative left out"),
+    ("06.mlp_backward", replacing(W1=lambda p, c, G: c["A1"].T @ ((G @ p["W2"].T) * slope(c))), WRONG_INPUT),
+    ("06.mlp_backward", replacing(W2=lambda p, c, G: c["X"].T @ G), WRONG_INPUT),
     ("06.mlp_backward", lambda p, c, G: {"w1": 0, "b1": 0, "w2": 0, "b2": 0}, "a key is missing"),
     ("06.sgd_step", lambda p, g, lr: {k: p[k] + lr * g[k] for k in p}, "update goes uphill (sign error)"),
     ("06.sgd_step", lambda p, g, lr: {k: p[k] - g[k] for k in p}, "learning rate ignored"),
     ("06.sgd_step", in_place, "params modified in place"),
+    ("06.sgd_step", lambda p, g, lr: {k: -lr * g[k] for k in p}, "the step returned instead of the new parameters"),
     ("06.sgd_step", lambda p, g, lr: {k: p[k] - lr * g[k] for k in ("W1", "b1", "W2", "b2")},
      "only some parameters updated"),
     ("06.sgd_step", lambda p, g, lr: {k: p[k] - lr * g[k.upper()] for k in p}, "a key is missing"),
@@ -180,6 +194,14 @@ MISTAKES = [
      "softmax overflows"),
     ("06.train_step", lambda p, X, y, lr, activation="relu": step_with(p, X, y, lr, activation, scale=len(y)),
      "gradient of the mean loss not divided by N"),
+    ("06.train_step", lambda p, X, y, lr, activation="relu": step_with(p, X, y, lr, activation, scale=1 / len(y)),
+     "gradient divided by N twice"),
+    ("06.train_step", lambda p, X, y, lr, activation="relu": step_with(p, X, y, lr, activation, axis=0),
+     "softmax taken over the batch axis"),
+    ("06.train_step", lambda p, X, y, lr, activation="relu": step_with(p, X, y, lr, activation, negated=False),
+     "loss with the wrong sign"),
+    ("06.train_step", lambda p, X, y, lr, activation="relu": step_with(p, X, y, 1.0, activation),
+     "learning rate ignored"),
     ("06.train_step", lambda p, X, y, lr, activation="relu": step_with(p, X, y, lr, activation, sign=1.0),
      "update goes uphill (sign error)"),
     ("06.train_step", lambda p, X, y, lr, activation="relu": step_with(p, X, y, lr, activation, onehot=False),
@@ -203,6 +225,7 @@ MISTAKES = [
      "sigmoid derivative left out"),
     ("06.sigmoid_net_gradients", lambda *a: net(*a, outer=lambda u, v: np.outer(v, u)), TRANSPOSE),
     ("06.sigmoid_net_gradients", lambda *a: net(*a, down=lambda W2, d: W2 @ d), TRANSPOSE),
+    ("06.sigmoid_net_gradients", lambda *a: {**net(*a), "W2": np.outer(net(*a)["b2"], a[0])}, WRONG_INPUT),
     ("06.sigmoid_net_gradients", lambda *a: {"dW1": 0}, "a key is missing"),
 ]
 
@@ -218,10 +241,15 @@ def grade(question_id, answer, seed=None, only=None):
 
 
 @pytest.mark.parametrize(("question", "answer", "mistake"), MISTAKES, ids=[f"{q}: {m}" for q, _, m in MISTAKES])
-def test_each_known_mistake_is_named(question, answer, mistake):
+def test_each_known_mistake_is_named_and_nothing_else(question, answer, mistake):
     result = grade(question, answer, seed=3)
     assert result.status == "failed"
-    assert mistake in result.feedback
+    assert result.mistakes == (mistake,), result.feedback
+
+
+def test_every_known_mistake_is_tried():
+    for q in EXERCISES["06"].questions:
+        assert {m.name for m in q.mistakes} <= {m for question, _, m in MISTAKES if question == q.id}, q.id
 
 
 def test_check_in_the_notebook_names_a_mistake_on_the_visible_cases():
@@ -304,3 +332,85 @@ def test_a_held_out_accuracy_just_below_the_target_gets_advice_not_a_bare_number
     assert "below the target" in close_call and "close; train for more steps" in close_call
     weak = q.accept(train(*training, hidden=8, lr=1.0, steps=100), case.judged)  # 0.71
     assert "close" not in weak and "train for more steps, with more hidden units" in weak
+
+
+# --- partial credit: each gradient (or params and loss) of a case counts on its own -------------------------
+
+
+def test_a_backward_pass_with_only_db1_wrong_earns_three_quarters_of_the_points():
+    result = grade("06.mlp_backward", replacing(b1=lambda p, c, G: ((G @ p["W2"].T) * slope(c)).mean(axis=0)), seed=3)
+    assert (result.score, result.max_score, result.cases_passed, result.cases_total) == (3.75, 5, 0, 7)
+
+
+def test_a_training_step_with_the_right_loss_and_wrong_params_earns_half_the_points():
+    uphill = lambda p, X, y, lr, activation="relu": step_with(p, X, y, lr, activation, sign=1.0)  # noqa: E731
+    result = grade("06.train_step", uphill, seed=3)
+    assert (result.score, result.max_score, result.cases_passed) == (1.5, 3, 0)
+
+
+def test_sgd_step_earns_nothing_for_only_leaving_params_alone():
+    result = grade("06.sgd_step", lambda p, g, lr: {k: p[k] + lr * g[k] for k in p}, seed=3)
+    assert result.score == 0
+
+
+# --- answers of the wrong shape: check() and the cells that look at an answer report them, never raise ----------
+
+
+def exercise_cells(*starts_or_parts: str) -> list[str]:
+    """The code cells of the exercise notebook that contain each of ``starts_or_parts``, in that order."""
+    code = [c.source for c in nbformat.read(find_notebook("exercises", "06"), as_version=4).cells
+            if c.cell_type == "code"]
+    return [next(source for source in code if part in source) for part in starts_or_parts]
+
+
+def transposed(answer):
+    return lambda *args: {k: np.asarray(v).T for k, v in answer(*args).items()}
+
+
+@pytest.mark.parametrize(("question", "answer", "said"), [
+    ("06.mlp_backward", transposed(mlp_backward), TRANSPOSE),
+    ("06.mlp_backward", lambda p, c, G: {k: np.zeros(3) for k in p}, "W1: expected shape (3, 4), got shape (3,)"),
+    ("06.mlp_backward", lambda p, c, G: tuple(mlp_backward(p, c, G).values()), "must be a dict with the keys"),
+    ("06.sgd_step", transposed(sgd_step), "expected shape"),
+    ("06.train_step", lambda p, X, y, lr, activation="relu": ({k: v.T for k, v in p.items()}, 1.0), "expected shape"),
+    ("06.train_step", lambda p, X, y, lr, activation="relu": (train_step(p, X, y, lr, activation)[0], np.ones(3)),
+     "the loss train_step returns must be one number, not an array of shape (3,)"),
+    ("06.train_step", lambda p, X, y, lr, activation="relu": train_step(p, X, y, lr, activation)[0],
+     "train_step must return the pair (new_params, loss), not a dict"),
+    ("06.train", lambda X, y: {k: v.T for k, v in init_params(X.shape[1], 5, 3).items()}, "wrong parameter shapes"),
+    ("06.sigmoid_net_gradients", transposed(net), TRANSPOSE),
+    ("06.sigmoid_net_gradients", lambda *a: {k: np.atleast_2d(v) for k, v in net(*a).items()},
+     "b1: expected shape (3,), got shape (1, 3)"),
+])
+def test_check_reports_an_answer_of_the_wrong_shape(question, answer, said):
+    report = check(question, {SYMBOL[question]: answer, "init_params": init_params})
+    assert report.result.status == "failed"
+    assert said in report.result.feedback
+
+
+def test_the_cells_that_look_at_an_answer_report_wrong_shapes_without_raising(capsys):
+    namespace = {}
+    for source in exercise_cells("from backprop_lib.grading import check", "def mlp_forward("):
+        exec(source, namespace)
+    namespace.update(mlp_backward=transposed(mlp_backward),
+                     sigmoid_net_gradients=lambda *a: {k: np.atleast_2d(v) for k, v in net(*a).items()},
+                     train=lambda X, y: {k: v.T for k, v in init_params(X.shape[1], 5, 3).items()})
+    for source in exercise_cells("numerical_gradient(loss", "X_held_out", "batch_params"):
+        exec(source, namespace)
+    out = capsys.readouterr().out
+    assert "relu   : agree with central differences (relative error below 1e-6): b1, b2; W1 has shape (4, 3), not (3, 4)" in out
+    assert "the trained network cannot be evaluated yet: ValueError" in out
+    assert "dW1: batch-first gradient = column-vector gradient transposed: False" in out
+    assert "db1: the same in both layouts: False" in out
+
+
+def test_the_train_stub_leaves_every_choice_to_the_student():
+    (stub,) = exercise_cells("def train(")
+    assert stub.splitlines()[0] == "def train(X, y):"
+    assert "yours to choose, inside `train`" in markdown_text(find_notebook("exercises", "06"))
+
+
+def test_credit_is_declared_for_every_question():
+    assert {q.id: q.credit for q in EXERCISES["06"].questions} == {
+        "06.mlp_backward": "output", "06.sgd_step": "case", "06.train_step": "output", "06.train": "case",
+        "06.sigmoid_net_gradients": "output"}

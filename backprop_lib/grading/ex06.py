@@ -11,7 +11,7 @@ question grades one function of the student's, not the ones it builds on.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -66,6 +66,13 @@ def _contains(got: Any, part: Any, rtol: float = 1e-6, atol: float = 1e-9) -> bo
     return close(got, part, rtol, atol)
 
 
+def _merged(base: Any, part: Any) -> Any:
+    """``base`` with the entries of ``part`` put in its place, recursively (a wrong part in a right answer)."""
+    if isinstance(base, dict) and isinstance(part, dict):
+        return {**base, **{k: _merged(base.get(k), v) for k, v in part.items()}}
+    return part
+
+
 def _partial(name: str, feedback: str, right: Callable[[Inputs], Any],
              wrongs: Sequence[Callable[[Inputs], Any]], also: Callable[[Outcome], bool] | None = None) -> Mistake:
     """The mistake whose answer agrees with a wrong answer ``wrong(inputs)``, for one ``wrong`` in
@@ -73,7 +80,18 @@ def _partial(name: str, feedback: str, right: Callable[[Inputs], Any],
 
     A wrong answer that coincides with the right one on a case (the ReLU mask read from A1 instead
     of Z1, say) says nothing there and is skipped. ``also`` recognises other symptoms, such as errors.
+    The whole wrong answer it stands for is the right one with the first wrong part that can be formed.
     """
+
+    def parts(inputs: Inputs) -> Iterator[Any]:
+        for wrong in wrongs:
+            try:
+                with np.errstate(all="ignore"):
+                    part = wrong(inputs)
+            except (ArithmeticError, ValueError, IndexError):
+                continue  # this wrong answer cannot even be formed on this case's shapes
+            if part is not None:
+                yield part
 
     def matches(outcome: Outcome, inputs: Inputs) -> bool:
         if outcome.reference:
@@ -83,17 +101,12 @@ def _partial(name: str, feedback: str, right: Callable[[Inputs], Any],
         if outcome.error:
             return False
         expected = right(inputs)
-        for wrong in wrongs:
-            try:
-                with np.errstate(all="ignore"):
-                    part = wrong(inputs)
-            except (ArithmeticError, ValueError, IndexError):
-                continue  # this wrong answer cannot even be formed on this case's shapes
-            if part is not None and not _contains(expected, part) and _contains(outcome.value, part):
-                return True
-        return False
+        return any(not _contains(expected, part) and _contains(outcome.value, part) for part in parts(inputs))
 
-    return Mistake(name, feedback, matches)
+    def answer(inputs: Inputs) -> Any:
+        return _merged(right(inputs), next(parts(inputs), {}))
+
+    return Mistake(name, feedback, matches, answer)
 
 
 def _shape_error(outcome: Outcome) -> bool:
@@ -148,6 +161,12 @@ def _right_dZ1(inputs: Inputs) -> np.ndarray:
     return _dA1(inputs) * activation_slope(network_cache(inputs))
 
 
+def _over_n(inputs: Inputs, keys: Sequence[str]) -> dict[str, np.ndarray]:
+    """The gradients of ``keys`` divided by the batch size."""
+    right = _backward_reference(inputs)
+    return {k: right[k] / len(inputs["X"]) for k in keys}
+
+
 def _wrong_value_slope(inputs: Inputs, use: str) -> np.ndarray | None:
     """act' evaluated on the wrong array: on the activation A1 (sigma(a) instead of sigma(z)), or
     the output-based formula fed the pre-activation Z1 (z(1 - z) instead of a(1 - a))."""
@@ -179,6 +198,7 @@ def _transpose_mistake(feedback: str, right: Callable[[Inputs], Any],
 MLP_BACKWARD = Question(
     id="06.mlp_backward",
     points=5,
+    credit="output",
     title="The backward pass of the two-layer network, batch-first",
     cases=_backward_cases,
     probe=PROBES["06.mlp_backward"],
@@ -194,16 +214,25 @@ MLP_BACKWARD = Question(
         _partial("divided by N a second time",
                  "grad_out is already the gradient of the mean loss (it holds the 1/N): mlp_backward only "
                  "applies the chain rule, it divides by nothing.",
-                 _backward_reference,
-                 [lambda i: {k: v / len(i["X"]) for k, v in _backward_reference(i).items()}]),
+                 _backward_reference, [lambda i: _over_n(i, KEYS), lambda i: _over_n(i, ("W1", "W2"))]),
         _partial("bias gradient not summed over the batch",
                  "the bias is added to every row (broadcast over the batch), so its gradient is the SUM of the "
                  "rows: db2 = grad_out.sum(axis=0), db1 = dZ1.sum(axis=0), shapes (C,) and (H,). Do not average: "
                  "grad_out already carries the 1/N of a mean loss.",
                  _backward_reference, [
                      lambda i: {"b2": i["grad_out"]}, lambda i: {"b2": i["grad_out"][0]},
-                     lambda i: {"b2": i["grad_out"].mean(axis=0)}, lambda i: {"b1": _right_dZ1(i)},
-                     lambda i: {"b1": _right_dZ1(i)[0]}, lambda i: {"b1": _right_dZ1(i).mean(axis=0)},
+                     lambda i: {"b1": _right_dZ1(i)}, lambda i: {"b1": _right_dZ1(i)[0]},
+                     # averaged while the weights are right: with every gradient divided by N, the 1/N is the mistake
+                     lambda i: {"b2": i["grad_out"].mean(axis=0), "W2": _backward_reference(i)["W2"]},
+                     lambda i: {"b1": _right_dZ1(i).mean(axis=0), "W1": _backward_reference(i)["W1"]},
+                 ]),
+        _partial("bias gradient summed over the wrong axis",
+                 "a bias gradient has the bias's shape: db2 = grad_out.sum(axis=0), shape (C,), and db1 = "
+                 "dZ1.sum(axis=0), shape (H,). Sum over the rows (the batch), without keepdims.",
+                 _backward_reference, [
+                     lambda i: {"b2": i["grad_out"].sum(axis=1)}, lambda i: {"b1": _right_dZ1(i).sum(axis=1)},
+                     lambda i: {"b2": i["grad_out"].sum(axis=0, keepdims=True)},
+                     lambda i: {"b1": _right_dZ1(i).sum(axis=0, keepdims=True)},
                  ]),
         _partial("activation derivative taken on the wrong value",
                  "sigma'(z) = sigma(z)(1 - sigma(z)) = a(1 - a) with a = A1, the STORED activation: do not apply "
@@ -213,12 +242,22 @@ MLP_BACKWARD = Question(
                      lambda i: _wrong_slope_parts(i, "A1"), lambda i: _wrong_slope_parts(i, "Z1"),
                      lambda i: _with_dZ1(i, np.maximum(_dA1(i), 0.0)) if i["activation"] == "relu" else None,
                  ]),
+        _partial("multiplied by the activation instead of its derivative",
+                 "dZ1 = dA1 * act'(Z1), the activation's DERIVATIVE: (Z1 > 0) for ReLU, A1 (1 - A1) for the "
+                 "sigmoid, 1 - A1^2 for tanh; not dA1 * A1.",
+                 _backward_reference, [lambda i: _with_dZ1(i, _dA1(i) * network_cache(i)["A1"])]),
         _partial("activation derivative left out",
-                 "between dA1 and dZ1 the gradient crosses the elementwise activation: dZ1 = dA1 * act'(Z1).",
-                 _backward_reference, [lambda i: _with_dZ1(i, _dA1(i))]),
+                 "between dA1 and dZ1 the gradient crosses the elementwise activation: dZ1 = dA1 * act'(Z1), "
+                 "and both dW1 and db1 are made from dZ1.",
+                 _backward_reference, [lambda i: _with_dZ1(i, _dA1(i)), lambda i: {"b1": _dA1(i).sum(axis=0)}]),
         _partial("pre-activation used in dW2",
                  "the second layer multiplies the activation A1 = act(Z1), so dW2 = A1.T @ grad_out, not Z1.T @ grad_out.",
                  _backward_reference, [lambda i: {"W2": network_cache(i)["Z1"].T @ i["grad_out"]}]),
+        _partial("a weight gradient made from the wrong layer's input",
+                 "each weight gradient is (that layer's input).T @ (gradient at that layer's output): the first "
+                 "layer's input is X, so dW1 = X.T @ dZ1; the second layer's is A1, so dW2 = A1.T @ grad_out.",
+                 _backward_reference, [lambda i: {"W1": network_cache(i)["A1"].T @ _right_dZ1(i)},
+                                       lambda i: {"W2": i["X"].T @ i["grad_out"]}]),
         _key_error("return a dict with the keys 'W1', 'b1', 'W2', 'b2', and read the cache with its keys "
                    "'X', 'Z1', 'A1' and 'activation'."),
     ),
@@ -251,9 +290,16 @@ def _sgd_reference(inputs: Inputs) -> dict[str, Any]:
     return {"params": _sgd(inputs), "params unchanged": True}
 
 
+def _first_layers(inputs: Inputs) -> dict[str, Any]:
+    """A step on W1, b1, W2, b2 only (the names of a two-layer network), whatever the keys."""
+    new = _sgd(inputs)
+    return {"params": {k: new[k] for k in KEYS if k in new}, "params unchanged": True}
+
+
 SGD_STEP = Question(
     id="06.sgd_step",
     points=2,
+    credit="case",
     title="One step of gradient descent on a dict of parameters",
     cases=_sgd_cases,
     probe=PROBES["06.sgd_step"],
@@ -264,14 +310,20 @@ SGD_STEP = Question(
                  _sgd_reference, [lambda i: {"params": _sgd(i, sign=+1.0)}]),
         _partial("learning rate ignored", "scale each gradient by lr: params[k] - lr * grads[k].",
                  _sgd_reference, [lambda i: {"params": _sgd(i, lr=1.0)}]),
+        _partial("the step returned instead of the new parameters",
+                 "return where the parameters go, params[k] - lr * grads[k], not only how far they move "
+                 "(-lr * grads[k]).",
+                 _sgd_reference, [lambda i: {"params": {k: -i["lr"] * g for k, g in i["grads"].items()}}]),
         Mistake("params modified in place",
                 "return a NEW dict, {k: params[k] - lr * grads[k] for k in params}; `params[k] -= ...` "
                 "changes the caller's arrays, which it may still need.",
-                lambda o, i: isinstance(o.value, dict) and o.value.get("params unchanged") is False),
+                lambda o, i: isinstance(o.value, dict) and o.value.get("params unchanged") is False,
+                lambda i: {**_sgd_reference(i), "params unchanged": False}),
         Mistake("only some parameters updated",
                 "update every key of params (loop over the dict), not a fixed list of names.",
                 lambda o, i: (isinstance(o.value, dict) and isinstance(o.value.get("params"), dict)
-                              and set(o.value["params"]) < set(i["params"]))),
+                              and set(o.value["params"]) < set(i["params"])),
+                _first_layers),
         _key_error("params and grads have the same keys; loop over params and look each key up in grads."),
     ),
 )
@@ -318,6 +370,17 @@ def _softmax(inputs: Inputs) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def _softmax_down_columns(inputs: Inputs) -> dict[str, Any]:
+    """What train_step gives with the softmax normalised down each column (over the batch), not along each row."""
+    scores = forward(inputs["params"], inputs["X"], inputs["activation"])[0]
+    shifted = scores - scores.max(axis=0, keepdims=True)
+    P = np.exp(shifted) / np.exp(shifted).sum(axis=0, keepdims=True)
+    rows, y = np.arange(len(inputs["y"])), inputs["y"]
+    G = P.copy()
+    G[rows, y] -= 1
+    return {"params": _descend(inputs, G / len(y)), "loss": float(-np.log(P[rows, y]).mean())}
+
+
 def _loss_after(inputs: Inputs) -> float:
     new = _step_reference(inputs)["params"]
     return softmax_cross_entropy(forward(new, inputs["X"], inputs["activation"])[0], inputs["y"])[0]
@@ -327,6 +390,7 @@ TRAIN_STEP = Question(
     id="06.train_step",
     builds_on=('06.mlp_backward', '06.sgd_step'),
     points=3,
+    credit="output",
     title="A training step: forward, softmax cross-entropy, backward, update",
     cases=_step_cases,
     probe=PROBES["06.train_step"],
@@ -340,8 +404,18 @@ TRAIN_STEP = Question(
         _partial("gradient of the mean loss not divided by N",
                  "the loss is the MEAN over the N rows, so dL/dscores = (softmax - onehot) / N.",
                  _step_reference, [lambda i: {"params": _descend(i, _step_parts(i)[1] * len(i["X"]))}]),
+        _partial("gradient divided by N twice",
+                 "dL/dscores = (softmax - onehot) / N holds the one 1/N of the mean loss: divide once, in the "
+                 "loss's gradient, and nowhere else (mlp_backward and sgd_step divide by nothing).",
+                 _step_reference, [lambda i: {"params": _descend(i, _step_parts(i)[1] / len(i["X"]))}]),
+        _partial("softmax taken over the batch axis",
+                 "each row holds one example's class scores: normalise along the classes, axis=1 (max, exp and "
+                 "sum with keepdims=True), so that every row of probabilities sums to 1.",
+                 _step_reference, [_softmax_down_columns]),
         _partial("update goes uphill (sign error)", "step against the gradient: params - lr * grads.",
                  _step_reference, [lambda i: {"params": _descend(i, _step_parts(i)[1], sign=+1.0)}]),
+        _partial("learning rate ignored", "scale the step by lr: params - lr * grads.",
+                 _step_reference, [lambda i: {"params": _descend({**i, "lr": 1.0}, _step_parts(i)[1])}]),
         _partial("one-hot not subtracted",
                  "the gradient of the cross-entropy with respect to the scores is softmax(scores) minus the "
                  "one-hot labels, divided by N: subtract 1 at each row's true class.",
@@ -352,6 +426,10 @@ TRAIN_STEP = Question(
         _partial("loss summed instead of averaged",
                  "the loss is the mean over the batch: -mean(log softmax(scores)[row, y[row]]).",
                  _step_reference, [lambda i: {"loss": _step_parts(i)[0] * len(i["X"])}]),
+        _partial("loss with the wrong sign",
+                 "log P is negative, and the cross-entropy is its NEGATIVE mean, a positive number that "
+                 "training drives down: -mean(log P[row, y[row]]).",
+                 _step_reference, [lambda i: {"loss": -_step_parts(i)[0]}]),
         _key_error("return (new_params, loss), new_params a dict with the keys 'W1', 'b1', 'W2', 'b2'."),
     ),
 )
@@ -427,6 +505,7 @@ TRAIN = Question(
                "of X is a few matrix products) or runs far more steps than it needs; aim for a second or two."),
     builds_on=('06.train_step',),
     points=4,
+    credit="case",
     title=f"Train the network to {TARGET_ACCURACY:.0%} accuracy on held-out points",
     cases=_train_cases,
     probe=PROBES["06.train"],
@@ -488,6 +567,7 @@ def _net_slope_mistakes(slope: str) -> list[Callable[[Inputs], dict]]:
 SIGMOID_NET = Question(
     id="06.sigmoid_net_gradients",
     points=3,
+    credit="output",
     title="The lesson's two-layer sigmoid network, by hand",
     cases=_net_cases,
     probe=PROBES["06.sigmoid_net_gradients"],
@@ -511,6 +591,11 @@ SIGMOID_NET = Question(
             "with column vectors W has the shape (outputs, inputs), and so must dW: dW2 = outer(delta2, a1), "
             "dW1 = outer(delta1, x); the error sent down is W2.T @ delta2 (H,). Check the shapes of every product.",
             _net, [lambda i: _net(i, down="W2"), lambda i: _net(i, outer="flipped")]),
+        _partial("a weight gradient made from the wrong layer's input",
+                 "dW = outer(delta, that layer's input): dW2 = outer(delta2, a1) with the hidden activation a1, "
+                 "dW1 = outer(delta1, x) with the network's input x.",
+                 _net, [lambda i: {"W2": np.outer(_net(i)["b2"], i["x"])},
+                        lambda i: {"W1": np.outer(_net(i)["b1"], sigmoid(i["W1"] @ i["x"] + i["b1"]))}]),
         _key_error("return a dict with the keys 'W1', 'b1', 'W2', 'b2'."),
     ),
 )

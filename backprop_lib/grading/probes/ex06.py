@@ -67,8 +67,17 @@ def _copy(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: np.array(v, dtype=float) for k, v in arrays.items()}
 
 
-def _grads_of(result: Any) -> dict[str, np.ndarray]:
+def _grads_of(result: Any, what: str) -> dict[str, np.ndarray]:
+    """The four arrays of a params or gradients dict (a missing key raises KeyError, a known mistake)."""
+    if not isinstance(result, Mapping):
+        raise TypeError(f"{what} must be a dict with the keys 'W1', 'b1', 'W2', 'b2', not a {type(result).__name__}")
     return {k: np.asarray(result[k], dtype=float) for k in KEYS}
+
+
+def _described(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return f"a {type(value).__name__}"
 
 
 # --- the probes ----------------------------------------------------------------------------------------------
@@ -77,7 +86,8 @@ def _grads_of(result: Any) -> dict[str, np.ndarray]:
 def backward_gradients(ns: Mapping[str, Any], inputs: Inputs) -> dict[str, np.ndarray]:
     """mlp_backward(params, cache, grad_out) on copies, the cache rebuilt by the given forward pass."""
     cache = {k: (np.array(v) if isinstance(v, np.ndarray) else v) for k, v in network_cache(inputs).items()}
-    return _grads_of(ns["mlp_backward"](_copy(inputs["params"]), cache, np.array(inputs["grad_out"])))
+    return _grads_of(ns["mlp_backward"](_copy(inputs["params"]), cache, np.array(inputs["grad_out"])),
+                     "what mlp_backward returns")
 
 
 def sgd_update(ns: Mapping[str, Any], inputs: Inputs) -> dict[str, Any]:
@@ -90,20 +100,27 @@ def sgd_update(ns: Mapping[str, Any], inputs: Inputs) -> dict[str, Any]:
 
 def training_step(ns: Mapping[str, Any], inputs: Inputs) -> dict[str, Any]:
     """train_step's new params and loss."""
-    new, loss = ns["train_step"](_copy(inputs["params"]), np.array(inputs["X"]), np.array(inputs["y"]),
-                                 inputs["lr"], activation=inputs["activation"])
-    return {"params": _grads_of(new), "loss": float(loss)}
+    result = ns["train_step"](_copy(inputs["params"]), np.array(inputs["X"]), np.array(inputs["y"]),
+                              inputs["lr"], activation=inputs["activation"])
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise TypeError(f"train_step must return the pair (new_params, loss), not {_described(result)}")
+    new, loss = result
+    loss = np.asarray(loss, dtype=float)
+    if loss.size != 1:
+        raise TypeError(f"the loss train_step returns must be one number, not an array of shape {loss.shape}")
+    return {"params": _grads_of(new, "the new_params train_step returns"), "loss": float(loss.reshape(()))}
 
 
 def trained_parameters(ns: Mapping[str, Any], inputs: Inputs) -> dict[str, np.ndarray]:
     """The trained parameters; the grader rebuilds the data and measures the accuracy itself."""
     X, y = dataset(inputs["dataset"], inputs["seed"])
-    return _grads_of(ns["train"](X.copy(), y.copy()))
+    return _grads_of(ns["train"](X.copy(), y.copy()), "what train returns")
 
 
 def sigmoid_net_gradients(ns: Mapping[str, Any], inputs: Inputs) -> dict[str, np.ndarray]:
     """sigmoid_net_gradients(x, W1, b1, W2, b2, y) on float copies of the case's arrays."""
-    return _grads_of(ns["sigmoid_net_gradients"](*(np.array(inputs[k], dtype=float) for k in NET_ARGS)))
+    return _grads_of(ns["sigmoid_net_gradients"](*(np.array(inputs[k], dtype=float) for k in NET_ARGS)),
+                     "what sigmoid_net_gradients returns")
 
 
 PROBES = {
