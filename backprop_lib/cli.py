@@ -26,7 +26,7 @@ def _build(args: argparse.Namespace) -> int:
         for path in result.stale:
             print(f"stale: {path.relative_to(root)}")
         if result.ok:
-            print(f"{len(result.unchanged)} notebooks up to date")
+            print(f"{len(result.unchanged)} files up to date")
         return 0 if result.ok else 1
     for path in result.written:
         print(f"wrote {path.relative_to(root)}")
@@ -61,6 +61,23 @@ def _report(args: argparse.Namespace) -> int:
     return report_command(args.gradebook, args.output)
 
 
+def _release(args: argparse.Namespace) -> int:
+    from .course.release import ReleaseError, write_student_release
+
+    root = Path(args.root).resolve() if args.root else _find_root(Path.cwd())
+    try:
+        written = write_student_release(root, args.directory, force=args.force)
+    except ReleaseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: cannot write the release in {args.directory}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"wrote the student release in {args.directory}: {', '.join(written)}")
+    print("left out: solutions/ and the judging half of grading (references, mistake detectors, the grader)")
+    return 0
+
+
 def _lab(args: argparse.Namespace) -> int:
     from .course.lab import NoCourse, run_lab
 
@@ -71,7 +88,19 @@ def _lab(args: argparse.Namespace) -> int:
         return 2
 
 
+# The commands that need the judging half of grading, which a student release does not have.
+INSTRUCTOR_COMMANDS = ("build", "grade", "export", "report", "release", "autograder")
+
+
 def main(argv: list[str] | None = None) -> int:
+    from .grading import student_release
+
+    argv = sys.argv[1:] if argv is None else argv
+    student = student_release()
+    if student and argv and argv[0] in INSTRUCTOR_COMMANDS:
+        print(f"error: this is a student release of the course: `backprop-course {argv[0]}` is for instructors, "
+              "whose copy of the course holds the grader", file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(prog="backprop-course",
                                      description="Start, build and grade the backpropagation course.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -111,13 +140,25 @@ def main(argv: list[str] | None = None) -> int:
                    help="name students as the LMS does: a header row with folder,id and optionally "
                         "name,sis_user_id,sis_login_id,section,email")
     e.set_defaults(run=_export)
-    from .grading.platforms.command import add_parser as add_autograder
+    if not student:
+        from .grading.platforms.command import add_parser as add_autograder
 
-    add_autograder(commands)
+        add_autograder(commands)
     r = commands.add_parser("report", help="write the class report of a gradebook (one HTML page)")
     r.add_argument("gradebook", metavar="DB")
     r.add_argument("-o", "--output", required=True, metavar="FILE", help="the HTML file to write")
     r.set_defaults(run=_report)
+    release = commands.add_parser("release", help="write a release of the course for students",
+                                  description="Write what a graded class receives: the lessons, the exercises, "
+                                              "the library and a README for students, without solutions/ and "
+                                              "without the judging half of grading (see docs/release.md).")
+    kinds = release.add_subparsers(dest="kind", required=True, metavar="KIND")
+    student_parser = kinds.add_parser("student", help="lessons, exercises and the library, without the answers")
+    student_parser.add_argument("directory", metavar="DIR", help="the folder to write (new or empty)")
+    student_parser.add_argument("--force", action="store_true",
+                                help="replace the release in a non-empty DIR (other files in it are kept)")
+    student_parser.add_argument("--root", help="the course folder (default: found from the current folder)")
+    student_parser.set_defaults(run=_release)
     args, unknown = parser.parse_known_args(argv)
     if args.command == "lab":
         args.jupyterlab_args = unknown

@@ -7,9 +7,15 @@
   what legitimately changes from run to run (timings, live widgets): while such a cell's source is
   unchanged its stored outputs are kept, unless ``refresh`` is asked.
 
+- ``backprop_lib/grading/visible.json``, the data a student release's ``check`` judges the visible
+  tests from (see ``grading.public``), is made from the questions of ``grading/exNN.py``. It is
+  rewritten only when its data changes: a stored number that another processor's BLAS kernels round
+  differently in its last bits is kept. ``only`` selects it by its file name (``--only visible``).
+
 ``check`` executes and writes nothing: it reports every exercise that differs from what its master
-generates, and every lesson or master whose sources or outputs differ from what the last build
-stored (an edit without a rebuild, or an output edited by hand).
+generates, every lesson or master whose sources or outputs differ from what the last build
+stored (an edit without a rebuild, or an output edited by hand), and the data file when the
+questions make other data (a case, a reference or a mistake changed).
 """
 from __future__ import annotations
 
@@ -58,7 +64,7 @@ def _master_metadata(path: Path) -> dict[str, str]:
     return {"exercise": exercise_number(path)} if path.parent.name == "solutions" else {}
 
 
-def _generated_exercises(root: Path, masters: list[Path], result: BuildResult) -> dict[Path, str]:
+def generated_exercises(root: Path, masters: list[Path], result: BuildResult) -> dict[Path, str]:
     """Exercise path -> its text, for every master; errors are added to ``result``."""
     generated = {}
     for master in masters:
@@ -97,21 +103,42 @@ def _selected(paths: list[Path], only: list[str] | None) -> list[Path]:
     return [p for p in paths if not only or any(p.name.startswith(prefix) for prefix in only)]
 
 
+def _visible_data(root: Path, check: bool, only: list[str] | None, result: BuildResult) -> None:
+    """Rebuild (or, with ``check``, compare) the data file of the visible tests, where the course has one."""
+    from .release import DATA, ReleaseError, same_data, visible_text
+
+    path = root / DATA
+    if not path.parent.is_dir() or not _selected([path], only):
+        return
+    try:
+        made = visible_text()
+    except ReleaseError as exc:
+        result.errors.append(str(exc))
+        return
+    fresh = path.exists() and same_data(path.read_text(encoding="utf-8"), made)
+    if check or fresh:
+        (result.unchanged if fresh else result.stale).append(path)
+    else:
+        path.write_text(made, encoding="utf-8")
+        result.written.append(path)
+
+
 def build(root: str | os.PathLike, check: bool = False, jobs: int = 1, only: list[str] | None = None,
           refresh: bool = False) -> BuildResult:
     """Rebuild (or, with ``check``, verify) the course's notebooks under ``root``.
 
-    ``only`` restricts the build to notebooks whose file name starts with one of the given
-    prefixes (``["01", "03_flat"]``); ``refresh`` also replaces the stored outputs of unchanged
-    ``# NBVAL_IGNORE_OUTPUT`` cells (new timings).
+    ``only`` restricts the build to notebooks (and the data file) whose file name starts with one
+    of the given prefixes (``["01", "03_flat"]``, ``["visible"]``); ``refresh`` also replaces the
+    stored outputs of unchanged ``# NBVAL_IGNORE_OUTPUT`` cells (new timings).
     """
     root = Path(root)
     result = BuildResult()
     masters = _selected(numbered(root, "solutions"), only)
-    exercises = _generated_exercises(root, masters, result)
+    exercises = generated_exercises(root, masters, result)
     executed = _selected(numbered(root, "lessons"), only) + masters
     if result.errors:
         return result  # a broken master: nothing is written, not even what is fine
+    _visible_data(root, check, only, result)
     if check:
         for path, text in exercises.items():
             fresh = path.exists() and path.read_text(encoding="utf-8") == text

@@ -10,10 +10,14 @@ Grading has two halves that share nothing:
 This package's own namespace is loaded lazily, so that importing it in the sandbox pulls in
 nothing of the trusted half. ``check`` runs a question's visible tests in the student's notebook;
 inside the sandbox it only says that the autograder runs every question itself.
+
+A student release of the course (``course.release``) has no trusted half at all: there ``check``
+judges the visible tests from stored data (``public``), and ``student_release()`` is true.
 """
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 # Set by the sandbox's worker: check() cells are feedback for the student, and the grader runs the
@@ -47,11 +51,18 @@ def check(question_id: str, namespace: Any = None) -> Any:
     return run_check(question_id, namespace)
 
 
+def student_release() -> bool:
+    """Whether this copy of the course is a student release: one without the trusted half of grading."""
+    return importlib.util.find_spec(f"{__name__}.registry") is None
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
+        if _LAZY[name] == "registry" and student_release():
+            raise AttributeError(f"{name} is not in a student release of the course")
         return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["Case", "CheckReport", "EXERCISES", "Exercise", "Mistake", "Outcome", "QUESTIONS", "Question",
-           "QuestionResult", "check", "close", "find_exercise", "find_question", "judge"]
+           "QuestionResult", "check", "close", "find_exercise", "find_question", "judge", "student_release"]

@@ -4,6 +4,9 @@ It runs the visible cases of one question on the notebook's own functions (fixed
 output is the same every time) and shows the result as HTML in JupyterLab, as text elsewhere.
 It never raises: a stub says "not implemented yet", so Run All works on a fresh exercise.
 The autograder runs the full question, with fresh inputs, in a separate process.
+
+In the full course the question is the trusted one (``registry``); in a student release, which
+has no trusted half, it is the same question made from stored data (``public``), judged alike.
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from typing import Any
 
 from .judge import NOT_IMPLEMENTED, PASSED, QuestionResult, judge
 from .protocol import ProtocolError, decode_report
-from .spec import VISIBLE_SEED
+from .spec import VISIBLE_SEED, Question
 
 _COLOURS = {PASSED: "#2f855a", NOT_IMPLEMENTED: "#718096"}
 
@@ -50,14 +53,32 @@ class CheckReport:
                 f"<code>{html.escape(qid)}</code>: {html.escape(feedback)}</div>")
 
 
+def find_question(question_id: str) -> Question:
+    """The question ``check`` runs: the course's own, or in a student release the one made from data."""
+    from . import student_release
+
+    if student_release():
+        from .public import find_question as find
+    else:
+        from .registry import find_question as find
+    return find(question_id)
+
+
 def check(question_id: str, namespace: Mapping[str, Any] | None = None) -> CheckReport:
     """Run the visible tests of ``question_id`` on the functions this notebook defines."""
-    from .registry import find_question
+    from .public import DataError
 
     try:
         question = find_question(question_id)
     except KeyError as exc:
         return CheckReport(None, str(exc.args[0]))
+    except DataError as exc:
+        return CheckReport(None, f"{exc}; reinstall the course")
+    return check_question(question, namespace)
+
+
+def check_question(question: Question, namespace: Mapping[str, Any] | None = None) -> CheckReport:
+    """``check`` of one ``question``, on ``namespace`` (by default the notebook's)."""
     ns = namespace if namespace is not None else vars(sys.modules["__main__"])
     cases = question.visible_cases()
     # run_cases returns encoded plain data; decode it as the autograder does, so both judge the same values
