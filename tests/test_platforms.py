@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 import zipfile
@@ -41,7 +42,8 @@ FORMATS = {"text", "simple_format", "html", "md", "ansi"}
 DOCKER, NAMESPACES = "docker", "namespaces"
 
 # A cell that tries to write the results and the grader's files, and to read what the platform keeps
-# beside the submission; it reports one character per try ("-": refused) and what it runs as.
+# beside the submission; it reports one character per try ("-": refused) and what it runs as, after
+# leaving a file in /tmp.
 WRITER = '''import glob, os
 site = (glob.glob("/autograder/venv/lib/python3*/site-packages") + ["/nowhere"])[0]
 tries = [("/autograder/results/results.json", "w"), ("/autograder/results/planted", "w"), ("/autograder/planted", "w"),
@@ -56,6 +58,7 @@ for path, mode in tries:
         report += "w"
     except OSError:
         report += "-"
+open("LEFT", "w").write("x" * 1000)  # in /tmp, where anyone may write: gone once graded
 status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines())
 raise RuntimeError(f"uid={os.getuid()} groups={os.getgroups()} caps={int(status['CapEff'], 16)} tries={report}")
 '''
@@ -144,7 +147,7 @@ class Scenario:
     platform: str
     mode: str
     files: dict[str, bytes]
-    marker: Path | None = None  # where a process left behind would show it is still running
+    marker: Path | None = None  # where the submission leaves a file, or a process its marks
 
 
 @dataclass
@@ -154,6 +157,7 @@ class Run:
     later: dict | None = None  # results.json read again a while after the grader ended
     marker_moved: bool = False  # the leftover's marker changed after the grader ended
     owner: int | None = None  # the uid the leftover process ran as (without namespaces)
+    left_behind: bool = False  # a file the submission wrote in /tmp is still there after grading
     leftovers: list[int] = field(default_factory=list)  # processes of that uid still running
 
 
@@ -168,16 +172,18 @@ def bad_files() -> dict[str, dict[str, bytes]]:
     }
 
 
-def scenarios() -> dict[str, Scenario]:
-    marker = Path("/tmp") / f"backprop-leftover-{uuid.uuid4().hex}"
+def scenarios(markers: Path) -> dict[str, Scenario]:
+    """Every run of the module; ``markers``: a folder every user may write, which the grader leaves alone."""
     found: dict[str, Scenario] = {}
     for platform in ("gradescope", "prairielearn"):
         found[f"{platform}-docker-correct"] = Scenario(platform, DOCKER, {SOLUTION.name: SOLUTION.read_bytes()})
         found[f"{platform}-docker-wrong"] = Scenario(platform, DOCKER, {STUB.name: STUB.read_bytes()})
-        found[f"{platform}-docker-writer"] = Scenario(platform, DOCKER, {SOLUTION.name: notebook(SOLUTION, WRITER)})
-        daemon = DAEMON.replace("MARKER", f"{marker}-{platform}")
-        found[f"{platform}-docker-leftover"] = Scenario(platform, DOCKER, {SOLUTION.name: notebook(SOLUTION, daemon)},
-                                                         Path(f"{marker}-{platform}"))
+        left = Path("/tmp") / f"backprop-left-{uuid.uuid4().hex}"
+        writer = notebook(SOLUTION, WRITER.replace("LEFT", str(left)))
+        found[f"{platform}-docker-writer"] = Scenario(platform, DOCKER, {SOLUTION.name: writer}, left)
+        marker = markers / platform
+        daemon = notebook(SOLUTION, DAEMON.replace("MARKER", str(marker)))
+        found[f"{platform}-docker-leftover"] = Scenario(platform, DOCKER, {SOLUTION.name: daemon}, marker)
         for kind, files in bad_files().items():
             found[f"{platform}-docker-{kind}"] = Scenario(platform, DOCKER, files)
     found["gradescope-namespaces-leftover"] = Scenario("gradescope", NAMESPACES,
@@ -262,6 +268,8 @@ def _run(built: Built, scenario: Scenario, folder: Path) -> Run:
                               stdin=subprocess.DEVNULL, pass_fds=fds, timeout=120)
     results_file = folder / "results" / "results.json"
     run = Run(done, json.loads(results_file.read_text()) if results_file.exists() else {})
+    if folder.name.endswith("-writer"):
+        run.left_behind = scenario.marker.exists()
     if folder.name.endswith("-leftover"):
         seen = scenario.marker.stat() if scenario.marker is not None and scenario.marker.exists() else None
         if seen is not None:
@@ -271,17 +279,21 @@ def _run(built: Built, scenario: Scenario, folder: Path) -> Run:
         run.later = json.loads(results_file.read_text())
         if seen is not None:
             run.marker_moved = scenario.marker.stat().st_mtime_ns != seen.st_mtime_ns
-            scenario.marker.unlink()
     return run
 
 
 @pytest.fixture(scope="module")
 def runs(built, tmp_path_factory) -> dict[str, Run]:
     folder = tmp_path_factory.mktemp("runs")
-    planned = scenarios()
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = {name: pool.submit(_run, built, scenario, folder / name) for name, scenario in planned.items()}
-        return {name: future.result() for name, future in futures.items()}
+    markers = Path(tempfile.mkdtemp(prefix="backprop-markers-"))
+    markers.chmod(0o1777)
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            futures = {name: pool.submit(_run, built, scenario, folder / name)
+                       for name, scenario in scenarios(markers).items()}
+            return {name: future.result() for name, future in futures.items()}
+    finally:
+        shutil.rmtree(markers)
 
 
 # --- the schemas --------------------------------------------------------------------------------------------
@@ -424,13 +436,15 @@ def test_a_generated_exercise_earns_nothing_and_each_question_says_why(runs, pla
 def test_a_cell_cannot_write_the_results_or_the_graders_files_nor_read_the_platforms(runs, platform):
     """Attack: a top-level cell writes results.json, plants files beside it and in the platform's
     folder, appends to run_autograder, writes a sitecustomize.py into the grader's site-packages and
-    reads the autograder's sources, the question's data and the trusted half of grading."""
+    reads the autograder's sources, the question's data and the trusted half of grading; then it
+    leaves a file in /tmp (had it filled the disk, the results could not be written)."""
     results = checked(runs[f"{platform}-docker-writer"], platform)
     assert score(results, platform) == pytest.approx(FULL)
     note = next(line for line in results["output"].splitlines() if "RuntimeError" in line)
     fields = dict(part.split("=", 1) for part in note.split("RuntimeError: ", 1)[1].split(" "))
     assert int(fields["uid"]) in PROCESS_UIDS and fields["groups"] == "[]" and fields["caps"] == "0"
     assert fields["tries"] == "-" * 14, note
+    assert not runs[f"{platform}-docker-writer"].left_behind  # what it wrote in /tmp went with its uid
 
 
 @pytest.mark.parametrize("name", ["gradescope-docker-leftover", "prairielearn-docker-leftover",

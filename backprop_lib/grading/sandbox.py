@@ -56,6 +56,8 @@ PASSED_ON = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LANG", "LC_ALL")
 # counted against their own process limit, and the judge can end whatever they leave by their uid.
 PROCESS_UIDS = range(64_000, 65_000)
 STOP_SECONDS = 5.0  # to see every process of a sandbox's uid gone once it is closed
+# Where every user may write: what a sandbox with a uid of its own left there is removed with it.
+WRITABLE_BY_ALL = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 
 
 class SandboxError(Exception):
@@ -216,6 +218,28 @@ def _end_processes_of(uid: int, seconds: float = STOP_SECONDS) -> list[int]:
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.002)
+
+
+def _remove_files_of(uid: int) -> None:
+    """Remove what ``uid`` owns in the folders every user may write (once none of its processes is
+    left): a submission that filled the disk there must not stop the grader writing its results."""
+    for folder in WRITABLE_BY_ALL:
+        try:
+            entries = os.listdir(folder)
+        except OSError:
+            continue
+        for name in entries:
+            path = os.path.join(folder, name)
+            try:
+                info = os.lstat(path)
+                if info.st_uid != uid:
+                    continue
+                if stat.S_ISDIR(info.st_mode):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    os.unlink(path)
+            except OSError:
+                continue
 
 
 # --- bubblewrap ------------------------------------------------------------------------------------------
@@ -420,6 +444,7 @@ class Sandbox:
             # What a job started may have left its worker's tree (killing the worker first): its uid says.
             self.left_running = _end_processes_of(self.uid)
             if not self.left_running:
+                _remove_files_of(self.uid)
                 with _uid_lock:
                     _uids_taken.discard(self.uid)
             self.uid = None
