@@ -292,13 +292,14 @@ functions at once and says
 - `[not implemented]` while the stub is still there;
 - `[failed]` with how many tests passed, the known mistake your answer makes and how to fix it,
   or else the first output that differs from the expected one and the inputs of that test;
-- `[missing]` when the function is not defined at the top level of a code cell.
+- `[missing]` when the function is not defined at the top level of a code cell;
+- `[uses reference]` when your answer calls the library's own implementation of the function
+  it should write: such an answer earns nothing for it.
 
 `check()` compares your results with expected outputs stored with the course
 (`backprop_lib/grading/visible.json`). The notebook you hand in is graded by your instructor's
 autograder, which runs every question on fresh random inputs, with more tests and more known
-mistakes: passing `check()` is a good sign, not the grade. An answer that only calls the library's
-own implementation of the graded function earns nothing for it.
+mistakes: passing `check()` is a good sign, not the grade.
 
 Save the notebook after a last Run All, and hand it in as your instructor asks.
 """
