@@ -123,3 +123,76 @@ def test_prints_split_across_outputs_are_stored_as_one() -> None:
                            nbformat.v4.new_output("stream", name="stderr", text="c\n")]
     out = normalize(nb)
     assert [(o.name, o.text) for o in out.cells[1].outputs] == [("stdout", "a\nb\n"), ("stderr", "c\n")]
+
+
+# --- the data of the visible tests (grading/visible.json) ----------------------------------------------------------
+
+
+def test_the_committed_data_of_the_visible_tests_is_what_the_questions_make() -> None:
+    from backprop_lib.course.build import build
+    from notebook_text import ROOT
+
+    result = build(ROOT, check=True, only=["visible"])
+    assert result.errors == [] and result.stale == [], "run: backprop-course build --only visible"
+    assert [p.name for p in result.unchanged] == ["visible.json"]
+
+
+@pytest.fixture
+def few_questions(monkeypatch) -> dict:
+    """The data made of exercise 01's questions only, so that each build of it is quick."""
+    from backprop_lib.grading import registry
+
+    questions = {qid: q for qid, q in registry.QUESTIONS.items() if qid.startswith("01.")}
+    monkeypatch.setattr(registry, "QUESTIONS", questions)
+    return questions
+
+
+def test_build_writes_the_data_once_and_check_finds_it_stale(tmp_path: Path, few_questions: dict, capsys) -> None:
+    import dataclasses
+
+    from backprop_lib.course.release import visible_text
+
+    path = tmp_path / "backprop_lib" / "grading" / "visible.json"
+    path.parent.mkdir(parents=True)
+    assert main(["build", "--check", "--root", str(tmp_path), "--only", "visible"]) == 1
+    assert "stale: backprop_lib/grading/visible.json" in capsys.readouterr().out
+    assert not path.exists()
+    assert main(["build", "--root", str(tmp_path), "--only", "visible"]) == 0
+    first = path.read_bytes()
+    assert first == visible_text().encode() and b'"01.product_rule"' in first
+    assert main(["build", "--root", str(tmp_path), "--only", "visible"]) == 0
+    assert "0 written, 1 unchanged" in capsys.readouterr().out and path.read_bytes() == first
+    assert main(["build", "--check", "--root", str(tmp_path), "--only", "visible"]) == 0
+
+    product = few_questions["01.product_rule"]
+    few_questions["01.product_rule"] = dataclasses.replace(product, reference=lambda i: 2 * product.reference(i))
+    capsys.readouterr()
+    assert main(["build", "--check", "--root", str(tmp_path), "--only", "visible"]) == 1
+    assert "stale: backprop_lib/grading/visible.json" in capsys.readouterr().out
+    few_questions["01.product_rule"] = dataclasses.replace(product, cases=lambda rng: product.cases(rng)[1:])
+    assert main(["build", "--check", "--root", str(tmp_path), "--only", "visible"]) == 1
+    assert path.read_bytes() == first
+
+
+def test_the_data_is_the_same_when_only_the_last_bits_of_a_number_differ(few_questions: dict) -> None:
+    from backprop_lib.course.release import same_data, visible_text
+
+    made = visible_text()
+    data = json.loads(made)
+    case = data["questions"][0]["cases"][0]
+    for change, same in ((1 + 1e-13, True), (1 + 1e-6, False)):
+        case["expected"] = json.loads(made)["questions"][0]["cases"][0]["expected"] * change
+        assert same_data(json.dumps(data, indent=1) + "\n", made) is same
+
+
+def test_a_question_judged_by_a_rule_the_release_lacks_stops_the_data_with_one_line(
+        tmp_path: Path, few_questions: dict, capsys) -> None:
+    import dataclasses
+
+    (tmp_path / "backprop_lib" / "grading").mkdir(parents=True)
+    product = few_questions["01.product_rule"]
+    few_questions["01.product_rule"] = dataclasses.replace(product, accept=lambda value, inputs: None)
+    assert main(["build", "--root", str(tmp_path), "--only", "visible"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "01.product_rule" in err and "ACCEPT_RULES" in err
+    assert not (tmp_path / "backprop_lib" / "grading" / "visible.json").exists()
