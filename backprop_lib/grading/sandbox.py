@@ -9,8 +9,8 @@ or home folders. Elsewhere it is an ordinary process (``isolation="process"``) t
 a scratch folder with a scrubbed environment, but can see the files its uid can. Started by root
 (a platform's container, where Docker forbids namespaces), that process runs as a uid of its own
 (``PROCESS_UIDS``), with no supplementary group and no capability, and closing the sandbox kills
-every process of that uid: whatever a submission leaves running dies before the grader writes a
-result. Where that uid could not run this Python (one under /root, say), the worker stays root's,
+every process of that uid, then what that uid owns where everyone may write: whatever a submission
+leaves running dies before the grader writes a result. Where that uid could not run this Python (one under /root, say), the worker stays root's,
 and ``Sandbox.root_kept`` says why.
 
 Everything that comes back is hostile input: frames have a size cap, each submission a byte and
