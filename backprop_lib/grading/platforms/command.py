@@ -85,7 +85,7 @@ def _make(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from . import gradescope, prairielearn
-    from .submission import clear_results, grade_submission, write_results
+    from .submission import Graded, clear_results, grade_submission, write_results
 
     platform = gradescope if args.platform == "gradescope" else prairielearn
     layout = platform.LAYOUT.under(args.root)
@@ -94,14 +94,20 @@ def _run(args: argparse.Namespace) -> int:
     except OSError:
         pass  # written over below, or said then
     graded = grade_submission(layout, args.exercise, args.seconds)
+    try:
+        results = platform.results(graded)
+    except Exception as exc:  # a defect of the grader: the platform still gets a results.json that says so
+        graded = Graded(graded.exercise, problem=f"{type(exc).__name__}: {exc}", grader_error=True,
+                        seconds=graded.seconds)
+        results = platform.results(graded)
+    try:
+        path = write_results(layout, results)
+    except OSError as exc:
+        return _error(f"cannot write the results to {layout.results_file}: {exc.strerror or exc}")
     print(graded.headline())
     if graded.result is not None and platform is gradescope:  # Gradescope shows this output to staff alone
         from ..commands import table
 
         print(table(graded.result.as_dict()))
-    try:
-        path = write_results(layout, platform.results(graded))
-    except OSError as exc:
-        return _error(f"cannot write the results to {layout.results_file}: {exc.strerror or exc}")
     print(f"wrote {path}")
     return 0
