@@ -26,7 +26,8 @@ def _build(args: argparse.Namespace) -> int:
         for path in result.stale:
             print(f"stale: {path.relative_to(root)}")
         if result.ok:
-            print(f"{len(result.unchanged)} files up to date")
+            count = len(result.unchanged)
+            print(f"{count} file{'s' * (count != 1)} up to date")
         return 0 if result.ok else 1
     for path in result.written:
         print(f"wrote {path.relative_to(root)}")
