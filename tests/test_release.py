@@ -133,6 +133,18 @@ def _answers(question, wrong=None) -> list[dict]:
     return outcomes
 
 
+def test_the_data_reads_the_mistakes_that_spec_makes() -> None:
+    """The release reads a mistake's wrong answer, tolerances and exception type where spec keeps them."""
+    from backprop_lib.grading.spec import Mistake
+
+    wrong = lambda inputs: 1.0  # noqa: E731
+    answer = Mistake.answer("name", "fix", wrong, rtol=1e-3, atol=1e-4)
+    assert _kind(answer) == "answer" and _closure(answer.matches) == {"wrong": wrong, "rtol": 1e-3, "atol": 1e-4}
+    raises = Mistake.raises("name", "fix", "KeyError")
+    assert _kind(raises) == "raises" and _closure(raises.matches) == {"error": "KeyError"}
+    assert _kind(Mistake("name", "fix", lambda outcome, inputs: True)) == ""
+
+
 @pytest.fixture(scope="module")
 def stored(release: Path) -> dict:
     return public.questions(json.loads((release / DATA).read_text()))
