@@ -56,13 +56,14 @@ def max_gate(dout, x, y):
     return np.where(x_wins, dout, 0.0), np.where(x_wins, 0.0, dout)
 
 
-def central(f, x, h=1e-5):
+def central(f, x, h=1e-5, back=1.0):
+    """The central difference; with ``back=0`` the mistake of taking the second point at x itself."""
     grad = np.zeros_like(x)
     for i in np.ndindex(x.shape):
         old = x[i]
         x[i] = old + h
         plus = f(x)
-        x[i] = old - h
+        x[i] = old - back * h
         minus = f(x)
         x[i] = old
         grad[i] = (plus - minus) / (2 * h)
@@ -92,6 +93,35 @@ def neuron_dw_dx_swapped(w, x):
     return L, dx, dw
 
 
+def neuron_dw_without_x(w, x):
+    L, dw, dx = neuron(w, x)
+    return L, [dw[2], dw[2], dw[2]], dx
+
+
+def neuron_dx_without_w(w, x):
+    L, dw, dx = neuron(w, x)
+    return L, dw, [dw[2], dw[2]]
+
+
+def neuron_without_bias(w, x):
+    L, dw, dx = neuron(w, x)
+    return L, dw[:2], dx
+
+
+def circuit_add_gate_passes_one(x, y, z):
+    f, _, _, dz = circuit(x, y, z)
+    return f, 1.0, 1.0, dz
+
+
+def max_ties_to_y(dout, x, y):
+    x_wins = np.greater(x, y)
+    return np.where(x_wins, dout, 0.0), np.where(x_wins, 0.0, dout)
+
+
+def max_ties_to_both(dout, x, y):
+    return np.where(np.greater_equal(x, y), dout, 0.0), np.where(np.greater_equal(y, x), dout, 0.0)
+
+
 def max_if_else(dout, x, y):
     return (dout, 0.0) if x >= y else (0.0, dout)
 
@@ -112,6 +142,10 @@ def one_sided(f, x, h=1e-5):
     return grad
 
 
+def all_entries_at_once(f, x, h=1e-5):
+    return np.full_like(x, (f(x + h) - f(x - h)) / (2 * h))
+
+
 def never_restores(f, x, h=1e-5):
     grad = np.zeros_like(x)
     for i in np.ndindex(x.shape):
@@ -128,9 +162,17 @@ def over_a(a, b):
         return float(np.max(np.abs(np.subtract(a, b)) / np.abs(a)))
 
 
+def over_one(a, b, which):
+    return float(np.max(np.abs(np.subtract(a, b)) / np.maximum(np.abs(which), 1e-300)))
+
+
+def signed_difference(a, b):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return float(np.max((a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-300)))
+
+
 def mean_error(a, b):
-    with np.errstate(all="ignore"):
-        return float(np.mean(np.abs(np.subtract(a, b)) / (np.abs(a) + np.abs(b))))
+    return float(np.mean(np.abs(np.subtract(a, b)) / np.maximum(np.abs(a) + np.abs(b), 1e-300)))
 
 
 def without_tiny(a, b):
@@ -145,10 +187,14 @@ WRONG = [
     ("03.sigmoid_neuron", partial(neuron, mul=lambda other, own, g: own * g), "mul gate not swapped"),
     ("03.sigmoid_neuron", partial(neuron, mul=lambda other, own, g: g), "the mul gates' local derivative is missing"),
     ("03.sigmoid_neuron", partial(neuron, sign=-1.0), "sign error"),
+    ("03.sigmoid_neuron", neuron_dw_without_x, "the weights' gradients without x"),
+    ("03.sigmoid_neuron", neuron_dx_without_w, "the inputs' gradients without w"),
+    ("03.sigmoid_neuron", neuron_without_bias, "the bias's gradient left out"),
     ("03.sigmoid_neuron", neuron_dw_dx_swapped, "dw and dx returned in the wrong order"),
     ("03.circuit_backward", partial(circuit, swap=False), "mul gate not swapped"),
     ("03.circuit_backward", partial(circuit, add_share=0.5), "add gate splits the gradient"),
     ("03.circuit_backward", partial(circuit, mul_local=False), "the mul gate's local derivative is missing"),
+    ("03.circuit_backward", circuit_add_gate_passes_one, "the add gate's upstream gradient is missing"),
     ("03.circuit_backward", partial(circuit, sign=-1.0), "sign error"),
     ("03.mul_backward", lambda dout, x, y: (x * dout, y * dout), "mul gate not swapped"),
     ("03.mul_backward", lambda dout, x, y: (dout, dout), "the local derivative is missing"),
@@ -157,14 +203,20 @@ WRONG = [
     ("03.max_backward", lambda dout, x, y: (dout, dout), "max gate routes to both inputs"),
     ("03.max_backward", max_to_loser, "max gate routes to the loser"),
     ("03.max_backward", lambda dout, x, y: max_gate(np.ones_like(dout), x, y), "the upstream gradient is missing"),
+    ("03.max_backward", max_ties_to_y, "a tie given to y"),
+    ("03.max_backward", max_ties_to_both, "a tie given to both inputs"),
     ("03.max_backward", max_if_else, "an `if` on a whole array"),
     ("03.numerical_gradient", one_sided, "one-sided difference"),
     ("03.numerical_gradient", lambda f, x, h=1e-5: 2 * central(f, x, h), "divided by h instead of 2h"),
+    ("03.numerical_gradient", lambda f, x, h=1e-5: central(f, x, h, back=0.0), "the second point taken at x"),
+    ("03.numerical_gradient", all_entries_at_once, "every entry nudged at once"),
     ("03.numerical_gradient", lambda f, x, h=1e-5: central(f, x), "the step h is ignored"),
     ("03.numerical_gradient", lambda f, x, h=1e-5: central(f, x, h).reshape(-1), "the gradient has the wrong shape"),
     ("03.numerical_gradient", never_restores, "the input x was changed"),
     ("03.rel_error", lambda a, b: float(np.max(np.abs(np.subtract(a, b)))), "absolute error"),
-    ("03.rel_error", over_a, "divided by |a| only"),
+    ("03.rel_error", lambda a, b: over_one(a, b, a), "divided by |a| only"),
+    ("03.rel_error", lambda a, b: over_one(a, b, b), "divided by |b| only"),
+    ("03.rel_error", signed_difference, "the difference without its absolute value"),
     ("03.rel_error", mean_error, "the mean instead of the largest error"),
     ("03.rel_error", without_tiny, "0/0 where both values are zero"),
 ]
@@ -177,18 +229,55 @@ def grade(question_id, answer, seed):
 
 
 @pytest.mark.parametrize(("question", "answer", "mistake"), WRONG, ids=[f"{q}: {m}" for q, _, m in WRONG])
-def test_each_known_mistake_is_named(question, answer, mistake):
+def test_each_known_mistake_is_named_alone(question, answer, mistake):
     report = check(question, {RIGHT[question][0]: answer})
     assert report.result.status == "failed"
-    assert mistake in report.result.feedback
+    assert report.result.mistakes == (mistake,), report.result.feedback
+    assert f": {mistake}." in report.result.feedback
     for seed in range(3):  # and by the autograder, on fresh inputs
         result = grade(question, answer, seed)
-        assert result.status == "failed" and mistake in result.feedback, result.feedback
+        assert result.status == "failed" and result.mistakes == (mistake,), result.feedback
 
 
-def test_every_mistake_has_a_wrong_answer_above():
+def test_an_answer_with_two_mistakes_hears_of_both():
+    for seed in range(3):  # |a| alone where a is not zero, 0/0 where both are
+        assert grade("03.rel_error", over_a, seed).mistakes == ("divided by |a| only", "0/0 where both values are zero")
+
+
+def test_every_mistake_has_a_wrong_answer_above_and_its_own_name():
+    for q in EXERCISES["03"].questions:
+        names = [m.name for m in q.mistakes]
+        assert len(set(names)) == len(names), q.id
     declared = {(q.id, m.name) for q in EXERCISES["03"].questions for m in q.mistakes}
     assert declared == {(q, m) for q, _, m in WRONG}
+
+
+def test_the_credit_of_each_question():
+    assert {q.id: q.credit for q in EXERCISES["03"].questions} == {
+        "03.sigmoid_neuron": "output", "03.circuit_backward": "output", "03.mul_backward": "output",
+        "03.max_backward": "output", "03.numerical_gradient": "output", "03.rel_error": "case"}
+
+
+
+
+def changes_x_after(f, x, h=1e-5):
+    grad = central(f, x, h)
+    x *= 1.5
+    return grad
+
+
+@pytest.mark.parametrize(("question", "answer", "score"), [
+    ("03.sigmoid_neuron", neuron_dx_without_w, 2.67),  # L and dw right, dx wrong in every case: 4 x 2 of 3
+    ("03.circuit_backward", circuit_add_gate_passes_one, 1.0),  # f and dz right, dx and dy wrong: 2 x 2 of 4
+    ("03.mul_backward", lambda dout, x, y: (y * dout, -x * dout), 1.0),  # dx right, dy wrong: 2 x 1 of 2
+    ("03.max_backward", max_ties_to_y, 1.6),  # only the case with ties wrong, both outputs: 2 x 8 of 10
+    ("03.numerical_gradient", changes_x_after, 1.5),  # every gradient right, every x changed: 3 x 1 of 2
+    ("03.rel_error", without_tiny, 1.0),  # 0/0 in the two cases with zeros: 2 x 2 of 4
+])
+def test_a_partly_right_answer_earns_its_exact_share(question, answer, score):
+    for seed in range(2):
+        result = grade(question, answer, seed)
+        assert (result.status, result.score) == ("failed", score)
 
 
 @pytest.mark.parametrize("question", list(RIGHT))

@@ -48,15 +48,27 @@ def _quiet(wrong: Wrong) -> Wrong:
 
 
 def _answers(wrongs: Mapping[str, tuple[str, Wrong]], reference: Wrong, rtol: float = 1e-6,
-             atol: float = 1e-9) -> tuple[Mistake, ...]:
-    """A ``Mistake`` per wrong answer, named only on inputs where that answer differs from the right one."""
+             atol: float = 1e-9, only: str | None = None) -> tuple[Mistake, ...]:
+    """A ``Mistake`` per wrong answer, named only on inputs where that answer differs from the right one.
+
+    With ``only``, an answer is compared by that output alone: a wrong gradient is recognised even
+    where the answer also changed its input in place.
+    """
     def shown(wrong: Wrong) -> Wrong:
         def answer(inputs: Inputs) -> Any:
             result = _quiet(wrong)(inputs)
             return math.nan if close(result, reference(inputs), rtol, atol) else result
         return answer
 
-    return tuple(Mistake.answer(name, feedback, shown(wrong), rtol, atol) for name, (feedback, wrong) in wrongs.items())
+    def by_output(name: str, feedback: str, wrong: Wrong) -> Mistake:
+        def matches(outcome: Outcome, inputs: Inputs) -> bool:
+            got, expected = outcome.value, wrong(inputs)
+            return (not outcome.error and isinstance(got, dict) and isinstance(expected, dict)
+                    and close(got.get(only), expected[only], rtol, atol))
+        return Mistake(name, feedback, matches, wrong)
+
+    make = Mistake.answer if only is None else lambda name, feedback, wrong, *_: by_output(name, feedback, wrong)
+    return tuple(make(name, feedback, shown(wrong), rtol, atol) for name, (feedback, wrong) in wrongs.items())
 
 
 def _round(rng: np.random.Generator, low: float, high: float, size: Any = None) -> Any:
@@ -71,19 +83,18 @@ def _sigmoid(s: float) -> float:
 # --- sigmoid_neuron(w, x) -> (L, dw, dx) ----------------------------------------------------------------
 
 
-def _neuron(inputs: Inputs, local: str = "output", mul: str = "swap", sign: float = 1.0) -> dict:
-    """The flat neuron; ``local`` and ``mul`` select a known mistake in the backward pass."""
+def _neuron(inputs: Inputs, local: str = "output", dw_by: str = "x", dx_by: str = "w", bias: bool = True,
+            sign: float = 1.0) -> dict:
+    """The flat neuron; the keywords select a known mistake in the backward pass: the sigmoid's local
+    derivative, what a mul gate multiplies the upstream gradient by for each w and x ("x", "w" or "1"),
+    whether dw holds the bias's gradient, and the sign."""
     (w0, w1, w2), (x0, x1) = inputs["w"], inputs["x"]
     s3 = w0 * x0 + w1 * x1 + w2
     L = _sigmoid(s3)
     grad_s3 = {"output": L * (1 - L), "input": s3 * (1 - s3), "none": 1.0}[local] * sign
-    if mul == "swap":
-        dw, dx = [x0 * grad_s3, x1 * grad_s3], [w0 * grad_s3, w1 * grad_s3]
-    elif mul == "same":
-        dw, dx = [w0 * grad_s3, w1 * grad_s3], [x0 * grad_s3, x1 * grad_s3]
-    else:
-        dw, dx = [grad_s3, grad_s3], [grad_s3, grad_s3]
-    return {"L": L, "dw": dw + [grad_s3], "dx": dx}
+    factors = {"x": (x0, x1), "w": (w0, w1), "1": (1.0, 1.0)}
+    dw = [a * grad_s3 for a in factors[dw_by]] + ([grad_s3] if bias else [])
+    return {"L": L, "dw": dw, "dx": [a * grad_s3 for a in factors[dx_by]]}
 
 
 NEURON_WRONG: dict[str, tuple[str, Wrong]] = {
@@ -95,10 +106,19 @@ NEURON_WRONG: dict[str, tuple[str, Wrong]] = {
         "L * (1 - L).", lambda i: _neuron(i, local="none")),
     "mul gate not swapped": (
         "for s0 = w0 * x0 the gradient of w0 is x0 times upstream (the OTHER input), and the gradient of "
-        "x0 is w0 times upstream.", lambda i: _neuron(i, mul="same")),
+        "x0 is w0 times upstream.", lambda i: _neuron(i, dw_by="w", dx_by="x")),
     "the mul gates' local derivative is missing": (
         "a mul gate does not pass the gradient on unchanged (that is the add gate): each input gets the "
-        "other input times upstream.", lambda i: _neuron(i, mul="none")),
+        "other input times upstream.", lambda i: _neuron(i, dw_by="1", dx_by="1")),
+    "the weights' gradients without x": (
+        "dx is right, but dw0 and dw1 are the upstream gradient alone: for s0 = w0 * x0 the gradient of "
+        "w0 is x0 times upstream (and of w1, x1 times upstream).", lambda i: _neuron(i, dw_by="1")),
+    "the inputs' gradients without w": (
+        "dw is right, but dx0 and dx1 are the upstream gradient alone: for s0 = w0 * x0 the gradient of "
+        "x0 is w0 times upstream (and of x1, w1 times upstream).", lambda i: _neuron(i, dx_by="1")),
+    "the bias's gradient left out": (
+        "dw has 3 entries: the bias w2 is a weight too, and its gradient is the add gate's upstream "
+        "gradient, grad_w2 = grad_s3.", lambda i: _neuron(i, bias=False)),
     "sign error": (
         "every gradient has the wrong sign; sigma'(s) = sigma(s) (1 - sigma(s)) is positive, and the mul "
         "and add gates do not change signs on their own.", lambda i: _neuron(i, sign=-1.0)),
@@ -129,9 +149,11 @@ SIGMOID_NEURON = Question(
     cases=_neuron_cases,
     probe=PROBES["03.sigmoid_neuron"],
     reference=_neuron,
+    credit="output",
     mistakes=_answers(NEURON_WRONG, _neuron) + (
         Mistake("dw and dx returned in the wrong order",
-                "return (L, dw, dx): dw has 3 entries (w0, w1, w2), dx has 2 (x0, x1).", _dw_dx_swapped),
+                "return (L, dw, dx): dw has 3 entries (w0, w1, w2), dx has 2 (x0, x1).", _dw_dx_swapped,
+                lambda i: {**_neuron(i), "dw": _neuron(i)["dx"], "dx": _neuron(i)["dw"]}),
     ),
 )
 
@@ -143,7 +165,7 @@ def _circuit(inputs: Inputs, mistake: str = "") -> dict:
     x, y, z = inputs["x"], inputs["y"], inputs["z"]
     q = x + y
     grad_q, grad_z = {"same": (q, z), "none": (1.0, 1.0)}.get(mistake, (z, q))
-    grad_x = grad_y = grad_q / 2 if mistake == "split" else grad_q
+    grad_x = grad_y = {"split": grad_q / 2, "add one": 1.0}.get(mistake, grad_q)
     sign = -1.0 if mistake == "sign" else 1.0
     return {"f": q * z, "dx": sign * grad_x, "dy": sign * grad_y, "dz": sign * grad_z}
 
@@ -157,6 +179,10 @@ CIRCUIT_WRONG: dict[str, tuple[str, Wrong]] = {
     "the mul gate's local derivative is missing": (
         "the mul gate passed the upstream gradient 1 on unchanged; each input gets the other input "
         "times upstream.", lambda i: _circuit(i, "none")),
+    "the add gate's upstream gradient is missing": (
+        "dx and dy are the add gate's local derivative 1 alone; the add gate passes on its upstream "
+        "gradient, grad_x = grad_y = 1 * grad_q, with grad_q = z from the mul gate.",
+        lambda i: _circuit(i, "add one")),
     "sign error": ("every gradient has the wrong sign: downstream = local * upstream, with no minus.",
                    lambda i: _circuit(i, "sign")),
 }
@@ -179,6 +205,7 @@ CIRCUIT_BACKWARD = Question(
     cases=_circuit_cases,
     probe=PROBES["03.circuit_backward"],
     reference=_circuit,
+    credit="output",
     mistakes=_answers(CIRCUIT_WRONG, _circuit),
 )
 
@@ -186,28 +213,42 @@ CIRCUIT_BACKWARD = Question(
 # --- mul_backward(dout, x, y) -> (dx, dy) and max_backward(dout, x, y) -> (dx, dy) ------------------------
 
 SHAPES = ((), (), (3,), (2, 3))  # numbers first, then arrays: the gates work elementwise on both
+TIED = 2  # entries where x == y, in the max gate's case with ties
 
 
-def _gate_cases(rng: np.random.Generator, gate: str, reference: Wrong,
-                wrongs: Mapping[str, tuple[str, Wrong]]) -> list[Case]:
-    def draw_for(shape: tuple[int, ...]) -> Callable[[np.random.Generator], dict]:
-        def draw(r: np.random.Generator) -> dict:
-            while True:
-                size = shape or None
-                x, y, dout = (_round(r, -3, 3, size) for _ in range(3))
-                # no ties in a max gate, and no entry of x, y or dout at 0 or 1, where mistakes hide
-                values = np.array([x, y, dout], dtype=float)
-                if (np.abs(values[0] - values[1]).min() > 0.05
-                        and np.abs(values).min() > 0.05 and np.abs(values - 1).min() > 0.05):
-                    return {"dout": dout, "x": x, "y": y}
-        return draw
+def _gate_draw(shape: tuple[int, ...], ties: int = 0) -> Callable[[np.random.Generator], dict]:
+    """Inputs of a gate of this shape; ``ties`` entries (and no others) with x == y."""
+    def draw(r: np.random.Generator) -> dict:
+        while True:
+            size = shape or None
+            x, y, dout = (np.asarray(_round(r, -3, 3, size)) for _ in range(3))
+            tied = r.choice(x.size, size=ties, replace=False)
+            y.flat[tied] = x.flat[tied]
+            # elsewhere no ties, and no entry of x, y or dout at 0 or 1, where mistakes hide
+            apart = np.delete(np.abs(x - y).ravel(), tied)
+            values = np.array([x, y, dout], dtype=float)
+            if ((apart.size == 0 or apart.min() > 0.05)
+                    and np.abs(values).min() > 0.05 and np.abs(values - 1).min() > 0.05):
+                return {"dout": _listed(dout), "x": _listed(x), "y": _listed(y)}
+    return draw
 
+
+def _gate_cases(rng: np.random.Generator, gate: str, reference: Wrong, wrongs: Mapping[str, tuple[str, Wrong]],
+                tie_wrongs: Mapping[str, tuple[str, Wrong]] | None = None) -> list[Case]:
+    """A case per shape in ``SHAPES``; with ``tie_wrongs`` (the mistakes that only ties show), a third
+    visible case of arrays with ``TIED`` ties."""
+    def label(i: Inputs, shape: tuple[int, ...], ties: int) -> str:
+        if not shape:
+            return f"{gate}(dout={i['dout']}, x={i['x']}, y={i['y']})"
+        return f"{gate} on arrays of shape {shape}" + (f" with x == y in {ties} entries" if ties else "")
+
+    plan = [(shape, 0) for shape in SHAPES]
+    if tie_wrongs:
+        plan.insert(2, ((2, 3), TIED))
     cases = []
-    for k, shape in enumerate(SHAPES):
-        i = _distinct(rng, draw_for(shape), reference, wrongs)
-        label = f"{gate}(dout={i['dout']}, x={i['x']}, y={i['y']})" if not shape else \
-            f"{gate} on arrays of shape {shape}"
-        cases.append(Case(label, i, visible=k < 3))
+    for k, (shape, ties) in enumerate(plan):
+        i = _distinct(rng, _gate_draw(shape, ties), reference, {**wrongs, **(tie_wrongs or {})} if ties else wrongs)
+        cases.append(Case(label(i, shape, ties), i, visible=k < 3))
     return cases
 
 
@@ -215,12 +256,15 @@ def _arrays(inputs: Inputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return tuple(np.asarray(inputs[k], dtype=float) for k in ("dout", "x", "y"))
 
 
-def _mul(inputs: Inputs, mistake: str = "") -> list:
+def _gradients(dx: Any, dy: Any) -> dict:
+    return {"dx": _listed(dx), "dy": _listed(dy)}
+
+
+def _mul(inputs: Inputs, mistake: str = "") -> dict:
     dout, x, y = _arrays(inputs)
     pairs = {"same": (x * dout, y * dout), "none": (dout, dout), "no upstream": (y, x),
              "sign": (-y * dout, -x * dout)}
-    dx, dy = pairs.get(mistake, (y * dout, x * dout))
-    return [_listed(dx), _listed(dy)]
+    return _gradients(*pairs.get(mistake, (y * dout, x * dout)))
 
 
 MUL_WRONG: dict[str, tuple[str, Wrong]] = {
@@ -241,19 +285,19 @@ MUL_BACKWARD = Question(
     cases=lambda rng: _gate_cases(rng, "mul_backward", _mul, MUL_WRONG),
     probe=PROBES["03.mul_backward"],
     reference=_mul,
+    credit="output",
     mistakes=_answers(MUL_WRONG, _mul),
 )
 
 
-def _max(inputs: Inputs, mistake: str = "") -> list:
+def _max(inputs: Inputs, mistake: str = "") -> dict:
     dout, x, y = _arrays(inputs)
-    x_wins = x >= y
     if mistake == "both":
-        return [_listed(dout), _listed(dout)]
-    if mistake == "loser":
-        x_wins = ~x_wins
+        return _gradients(dout, dout)
+    x_gets, y_gets = {"loser": (x < y, x >= y), "tie to y": (x > y, x <= y),
+                      "tie to both": (x >= y, y >= x)}.get(mistake, (x >= y, x < y))
     routed = np.ones_like(dout) if mistake == "no upstream" else dout
-    return [_listed(np.where(x_wins, routed, 0.0)), _listed(np.where(x_wins, 0.0, routed))]
+    return _gradients(np.where(x_gets, routed, 0.0), np.where(y_gets, routed, 0.0))
 
 
 MAX_WRONG: dict[str, tuple[str, Wrong]] = {
@@ -267,14 +311,24 @@ MAX_WRONG: dict[str, tuple[str, Wrong]] = {
         "the winner's local derivative is 1, so it receives 1 * dout, not 1.", lambda i: _max(i, "no upstream")),
 }
 
+MAX_TIE_WRONG: dict[str, tuple[str, Wrong]] = {
+    "a tie given to y": (
+        "where x == y the gradient goes to x, as in the library: test x >= y, not x > y.",
+        lambda i: _max(i, "tie to y")),
+    "a tie given to both inputs": (
+        "where x == y only one input may take dout (x, as in the library), else the gradient is counted "
+        "twice: dx where x >= y, and dy only where x < y.", lambda i: _max(i, "tie to both")),
+}
+
 MAX_BACKWARD = Question(
     id="03.max_backward",
     points=2,
     title="Backward of a max gate",
-    cases=lambda rng: _gate_cases(rng, "max_backward", _max, MAX_WRONG),
+    cases=lambda rng: _gate_cases(rng, "max_backward", _max, MAX_WRONG, MAX_TIE_WRONG),
     probe=PROBES["03.max_backward"],
     reference=_max,
-    mistakes=_answers(MAX_WRONG, _max) + (
+    credit="output",
+    mistakes=_answers({**MAX_WRONG, **MAX_TIE_WRONG}, _max) + (
         Mistake.raises("an `if` on a whole array",
                        "`if x >= y:` cannot decide for every entry of an array at once (ValueError); choose "
                        "entry by entry with np.where(x >= y, dout, 0.0).", "ValueError"),
@@ -286,18 +340,24 @@ MAX_BACKWARD = Question(
 
 
 def _difference(inputs: Inputs, kind: str = "central", h: float | None = None) -> dict:
+    """The gradient by differences: ``kind`` is "central", or a known mistake: "one-sided", "from x"
+    (the second point x itself, still over 2h), "all at once" (every entry nudged together), or
+    "never restored" (each entry left at x - h)."""
     f, x = FUNCTIONS[inputs["f"]], np.array(inputs["x"], dtype=float)
     h = h if h is not None else (1e-5 if inputs["h"] is None else inputs["h"])
+    if kind == "all at once":
+        return {"grad": np.full_like(x, (f(x + h) - f(x - h)) / (2 * h)).tolist(), "x unchanged": True}
     grad = np.empty_like(x)
     for index in np.ndindex(x.shape):
         old = x[index]
         x[index] = old + h
         plus = f(x)
-        x[index] = old - h if kind == "central" else old
+        x[index] = old - h if kind in ("central", "never restored") else old
         minus = f(x)
-        x[index] = old
-        grad[index] = (plus - minus) / (2 * h if kind == "central" else h)
-    return {"grad": grad.tolist(), "x unchanged": True}
+        if kind != "never restored":
+            x[index] = old
+        grad[index] = (plus - minus) / (h if kind == "one-sided" else 2 * h)
+    return {"grad": grad.tolist(), "x unchanged": kind != "never restored"}
 
 
 def _over_h(inputs: Inputs) -> dict:
@@ -311,6 +371,13 @@ GRADIENT_WRONG: dict[str, tuple[str, Wrong]] = {
         "(f(x + h e_i) - f(x - h e_i)) / (2h), whose error is O(h^2).", lambda i: _difference(i, "one-sided")),
     "divided by h instead of 2h": (
         "the points x - h e_i and x + h e_i are 2h apart: divide the difference by 2h.", _over_h),
+    "the second point taken at x": (
+        "after x[i] += h, subtracting h once brings x[i] back to x[i], not to x[i] - h: the difference "
+        "you divide by 2h spans h only. Set x[i] = old - h for the second point.",
+        lambda i: _difference(i, "from x")),
+    "every entry nudged at once": (
+        "x + h adds h to EVERY entry, so each entry gets the same slope along (1, 1, ...). Nudge one entry "
+        "at a time: f(x + h e_i) changes x[i] alone.", lambda i: _difference(i, "all at once")),
     "the step h is ignored": (
         "use the h the caller passes (its default is 1e-5), not a fixed step.",
         lambda i: _difference(i, h=1e-5) if i["h"] is not None else math.nan),
@@ -357,12 +424,15 @@ NUMERICAL_GRADIENT = Question(
     reference=_difference,
     rtol=1e-7,
     atol=1e-10,
-    mistakes=_answers(GRADIENT_WRONG, _difference, rtol=1e-8, atol=1e-11) + (
+    credit="output",
+    mistakes=_answers(GRADIENT_WRONG, _difference, rtol=1e-8, atol=1e-11, only="grad") + (
         Mistake("the gradient has the wrong shape",
-                "return an array of the same shape as x: entry [i, j] holds df/dx[i, j].", _flattened),
+                "return an array of the same shape as x: entry [i, j] holds df/dx[i, j].", _flattened,
+                lambda i: {**_difference(i), "grad": np.ravel(_difference(i)["grad"]).tolist()}),
         Mistake("the input x was changed",
                 "x must hold its original values when you return: save x[i] and put it back after the two "
-                "evaluations (x[i] + h - h is not always exactly x[i]), or work on a copy.", _input_changed),
+                "evaluations (x[i] + h - h is not always exactly x[i]), or work on a copy.", _input_changed,
+                lambda i: _difference(i, "never restored")),
     ),
 )
 
@@ -376,10 +446,10 @@ def _pair(inputs: Inputs) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(inputs["a"], dtype=float), np.asarray(inputs["b"], dtype=float)
 
 
-def _elementwise(inputs: Inputs, divide_by: str = "both") -> np.ndarray:
+def _elementwise(inputs: Inputs, divide_by: str = "both", signed: bool = False) -> np.ndarray:
     a, b = _pair(inputs)
-    scale = np.abs(a) if divide_by == "a" else np.maximum(np.abs(a) + np.abs(b), TINY)
-    return np.abs(a - b) / scale
+    scale = {"a": np.abs(a), "b": np.abs(b)}.get(divide_by, np.maximum(np.abs(a) + np.abs(b), TINY))
+    return (a - b if signed else np.abs(a - b)) / scale
 
 
 def _rel_error(inputs: Inputs) -> float:
@@ -393,6 +463,12 @@ REL_WRONG: dict[str, tuple[str, Wrong]] = {
     "divided by |a| only": (
         "divide by |a| + |b| (kept above a tiny number), so that the error is symmetric and bounded by 1.",
         lambda i: float(np.max(_elementwise(i, divide_by="a")))),
+    "divided by |b| only": (
+        "divide by |a| + |b| (kept above a tiny number), so that the error is symmetric and bounded by 1.",
+        lambda i: float(np.max(_elementwise(i, divide_by="b")))),
+    "the difference without its absolute value": (
+        "an entry where a < b has a negative a - b, and the max then misses it: take |a - b|.",
+        lambda i: float(np.max(_elementwise(i, signed=True)))),
     "the mean instead of the largest error": (
         "a gradient check must report its WORST entry: take the max of the elementwise relative errors.",
         lambda i: float(np.mean(_elementwise(i)))),
@@ -434,6 +510,7 @@ REL_ERROR = Question(
     cases=_rel_cases,
     probe=PROBES["03.rel_error"],
     reference=_rel_error,
+    credit="case",
     mistakes=_answers(REL_WRONG, _rel_error) + (
         Mistake("0/0 where both values are zero",
                 "two zeros agree exactly, but |a - b| / (|a| + |b|) is 0/0 there; divide by "

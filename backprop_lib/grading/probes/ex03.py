@@ -45,17 +45,17 @@ def circuit_backward_on(ns: Mapping[str, Any], inputs: Inputs) -> dict:
     return {"f": float(f), "dx": float(dx), "dy": float(dy), "dz": float(dz)}
 
 
-def _gate(name: str, ns: Mapping[str, Any], inputs: Inputs) -> list:
+def _gate(name: str, ns: Mapping[str, Any], inputs: Inputs) -> dict:
     args = [inputs[k] if is_real(inputs[k]) else np.array(inputs[k], dtype=float) for k in ("dout", "x", "y")]
     dx, dy = ns[name](*args)
-    return [listed(dx), listed(dy)]
+    return {"dx": listed(dx), "dy": listed(dy)}
 
 
-def mul_backward_on(ns: Mapping[str, Any], inputs: Inputs) -> list:
+def mul_backward_on(ns: Mapping[str, Any], inputs: Inputs) -> dict:
     return _gate("mul_backward", ns, inputs)
 
 
-def max_backward_on(ns: Mapping[str, Any], inputs: Inputs) -> list:
+def max_backward_on(ns: Mapping[str, Any], inputs: Inputs) -> dict:
     return _gate("max_backward", ns, inputs)
 
 
