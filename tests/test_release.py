@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from backprop_lib.cli import main
-from backprop_lib.course.release import DATA, _closure, _kind, write_student_release
+from backprop_lib.course.release import DATA, write_student_release
 from backprop_lib.grading import QUESTIONS, public
 from backprop_lib.grading.ex06 import _accept_training, backward, softmax_cross_entropy
 from backprop_lib.grading.judge import judge
@@ -139,10 +139,10 @@ def test_the_data_reads_the_mistakes_that_spec_makes() -> None:
 
     wrong = lambda inputs: 1.0  # noqa: E731
     answer = Mistake.answer("name", "fix", wrong, rtol=1e-3, atol=1e-4)
-    assert _kind(answer) == "answer" and _closure(answer.matches) == {"wrong": wrong, "rtol": 1e-3, "atol": 1e-4}
+    assert (answer.kind, answer.wrong, answer.rtol, answer.atol) == ("answer", wrong, 1e-3, 1e-4)
     raises = Mistake.raises("name", "fix", "KeyError")
-    assert _kind(raises) == "raises" and _closure(raises.matches) == {"error": "KeyError"}
-    assert _kind(Mistake("name", "fix", lambda outcome, inputs: True)) == ""
+    assert (raises.kind, raises.error) == ("raises", "KeyError")
+    assert Mistake("name", "fix", lambda outcome, inputs: True).kind == ""
 
 
 @pytest.fixture(scope="module")
@@ -165,11 +165,10 @@ def test_check_from_data_says_what_the_course_says(qid: str, stored: dict) -> No
         assert right[0] == "passed" and right == _feedback(full, _answers(full))
     names = {m.name for m in data.mistakes}
     for mistake in full.mistakes:
-        kind = _kind(mistake)
-        if kind == "raises":
-            outcomes = [{"error": [_closure(mistake.matches)["error"], "a message"]}] * len(stub)
-        elif kind == "answer":
-            outcomes = _answers(full, _closure(mistake.matches)["wrong"])
+        if mistake.kind == "raises":
+            outcomes = [{"error": [mistake.error, "a message"]}] * len(stub)
+        elif mistake.kind == "answer":
+            outcomes = _answers(full, mistake.wrong)
         else:
             assert mistake.name not in names or any(m.name == mistake.name for m in data.mistakes)
             continue
@@ -200,7 +199,7 @@ def test_the_held_out_rule_gives_the_autograders_verdicts(stored: dict) -> None:
     answers = [good, _trained(inputs, hidden=10, steps=40, lr=1.0), {k: np.zeros_like(v) for k, v in good.items()},
                {**good, "W2": good["W2"].T}, {**good, "b1": np.full_like(good["b1"], np.nan)}, {"W1": good["W1"]},
                [1, 2]]
-    verdicts = [public.held_out_accuracy(a, inputs, target) for a in answers]
+    verdicts = [public.ACCEPT_RULES["held-out accuracy"](a, inputs, target) for a in answers]
     assert verdicts == [_accept_training(a, inputs) for a in answers]
     assert verdicts[0] is None and all(verdicts[1:])
 

@@ -52,20 +52,6 @@ class ReleaseError(Exception):
 # --- the data of the visible tests ---------------------------------------------------------------------------
 
 
-def _closure(fn: Any) -> dict[str, Any]:
-    return {name: cell.cell_contents for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ())}
-
-
-def _kind(mistake: Any) -> str:
-    """"answer" or "raises" for the mistakes ``Mistake.answer`` and ``Mistake.raises`` make, else ""."""
-    from ..grading.spec import Mistake
-
-    code = mistake.matches.__code__
-    if code is Mistake.answer("", "", lambda inputs: None).matches.__code__:
-        return "answer"
-    return "raises" if code is Mistake.raises("", "", "").matches.__code__ else ""
-
-
 def _same(a: Any, b: Any, where: str = "") -> str:
     """Where ``b`` differs from ``a`` in type or value (arrays to the bit), or ""."""
     if type(a) is not type(b):
@@ -126,20 +112,17 @@ def _question_data(question: Any) -> dict[str, Any]:
         entry["cases"].append(stored)
     entry["mistakes"], left_out = [], []
     for mistake in question.mistakes:
-        kind = _kind(mistake)
-        if kind == "raises":
-            entry["mistakes"].append({"name": mistake.name, "feedback": mistake.feedback,
-                                      "raises": _closure(mistake.matches)["error"]})
-        elif kind == "answer":
-            found = _closure(mistake.matches)
+        if mistake.kind == "raises":
+            entry["mistakes"].append({"name": mistake.name, "feedback": mistake.feedback, "raises": mistake.error})
+        elif mistake.kind == "answer" and mistake.wrong is not None:
             outputs = {}
             for index, case in enumerate(cases):
                 try:
-                    outputs[str(index)] = encode(found["wrong"](case.judged))
+                    outputs[str(index)] = encode(mistake.wrong(case.judged))
                 except Exception:  # as in the judge: where the wrong answer cannot be formed, it matches nothing
                     continue
-            entry["mistakes"].append({"name": mistake.name, "feedback": mistake.feedback, "rtol": found["rtol"],
-                                      "atol": found["atol"], "outputs": outputs})
+            entry["mistakes"].append({"name": mistake.name, "feedback": mistake.feedback, "rtol": mistake.rtol,
+                                      "atol": mistake.atol, "outputs": outputs})
         else:
             left_out.append(mistake.name)
     entry["autograder only"] = left_out

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .probes.ex06 import ACTIVATIONS, DATA, KEYS, NET_ARGS, PROBES, dataset, forward, network_cache, sigmoid
+from .probes.ex06 import (ACTIVATIONS, DATA, KEYS, NET_ARGS, PROBES, diverged, forward, held_out_verdict,
+                          network_cache, shape_problem, sigmoid)
 from .spec import Case, Exercise, Mistake, Outcome, Question, close
 
 TARGET_ACCURACY = 0.90  # on held-out points, see train below
@@ -441,9 +442,6 @@ TRAIN_STEP = Question(
 # recipe (hidden 50, lr 2, 500 steps) scores at least 0.96 on it for every one of 200 seeds tried, and a
 # weak one (hidden 20, lr 1, 300 steps) at least 0.92: far enough above the target that the last bits of
 # a BLAS kernel, which move a point or two across a boundary, cannot change a verdict.
-NEAR = 0.03  # a held-out accuracy this close below the target gets advice on what moves it
-
-
 def _train_cases(rng: np.random.Generator) -> list[Case]:
     cases = []
     for name in DATA:
@@ -454,45 +452,9 @@ def _train_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
-def _shape_problem(params: Mapping[str, Any], inputs: Inputs) -> str | None:
-    X, y = dataset(inputs["dataset"], inputs["seed"])
-    D, C = X.shape[1], int(y.max()) + 1
-    W1, b1, W2, b2 = (np.shape(params[k]) for k in KEYS)
-    if len(W1) == len(W2) == 2 and W1[0] == D and W2[1] == C and b1 == (W1[1],) == (W2[0],) and b2 == (C,):
-        return None
-    return f"the trained parameters have the shapes W1 {W1}, b1 {b1}, W2 {W2}, b2 {b2} for D={D} and C={C}"
-
-
-def _diverged(params: Mapping[str, Any]) -> bool:
-    return not all(np.all(np.isfinite(np.asarray(params[k], dtype=float))) for k in KEYS)
-
-
-def _accuracy(params: Mapping[str, Any], X: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean(np.argmax(forward(params, X)[0], axis=1) == y))
-
-
 def _accept_training(params: Any, inputs: Inputs) -> str | None:
     """None when the parameters classify held-out points to the target accuracy, else why not."""
-    if not isinstance(params, dict) or set(KEYS) - set(params):
-        return "train must return the params dict with the keys 'W1', 'b1', 'W2', 'b2'"
-    problem = _shape_problem(params, inputs)
-    if problem:
-        return problem
-    if _diverged(params):
-        return "the trained parameters contain nan or inf"
-    held_out = _accuracy(params, *dataset(inputs["dataset"], inputs["held_out"]))
-    if held_out >= TARGET_ACCURACY:
-        return None
-    training = _accuracy(params, *dataset(inputs["dataset"], inputs["seed"]))
-    verdict = (f"accuracy {held_out:.3f} on held-out points, below the target {TARGET_ACCURACY:g} "
-               f"(on the training points: {training:.3f})")
-    if training >= TARGET_ACCURACY + NEAR and held_out < training - 2 * NEAR:
-        return verdict + ": the network fits its training points but not the data set; a smaller, smoother " \
-                         "network (fewer hidden units, fewer steps) generalises better"
-    if held_out >= TARGET_ACCURACY - NEAR:
-        return verdict + ": close; train for more steps or with more hidden units, so that a fresh draw of " \
-                         "the data is not decided by a few points near the boundaries"
-    return verdict + ": train for more steps, with more hidden units or a larger learning rate (check train_step first)"
+    return held_out_verdict(params, inputs, TARGET_ACCURACY)
 
 
 def _value_is(test: Any) -> Any:
@@ -516,11 +478,11 @@ TRAIN = Question(
         Mistake("wrong parameter shapes",
                 "return params for X of shape (N, D) and C = y.max() + 1 classes: W1 (D, H), b1 (H,), "
                 "W2 (H, C), b2 (C,), as init_params makes them.",
-                _value_is(lambda v, i: _shape_problem(v, i) is not None)),
+                _value_is(lambda v, i: shape_problem(v, i) is not None)),
         Mistake("training diverged",
                 "the weights became nan or inf: the learning rate is too large, or the loss gradient is "
                 "not divided by N. Try a smaller lr and check train_step first.",
-                _value_is(lambda v, i: _shape_problem(v, i) is None and _diverged(v))),
+                _value_is(lambda v, i: shape_problem(v, i) is None and diverged(v))),
         _key_error("train returns the params dict, with the keys 'W1', 'b1', 'W2', 'b2'."),
     ),
 )

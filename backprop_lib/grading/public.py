@@ -37,11 +37,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from .plain import NotPlain, to_plain
 from .probes import PROBES
-from .probes.ex06 import KEYS, dataset, forward
+from .probes.ex06 import held_out_verdict
 from .protocol import ProtocolError, plain_value
 from .spec import VISIBLE_SEED, Case, Mistake, Question
 
@@ -93,45 +92,7 @@ def case_key(inputs: Inputs) -> str:
 
 # --- verdicts for questions judged by a rule instead of an expected output ---------------------------------
 
-NEAR = 0.03  # a held-out accuracy this close below the target gets advice on what moves it
-
-
-def _accuracy(params: Mapping[str, Any], X: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean(np.argmax(forward(params, X)[0], axis=1) == y))
-
-
-def held_out_accuracy(params: Any, inputs: Inputs, target: float) -> str | None:
-    """Trained parameters of the exercise's network, judged on held-out points of the case's data set.
-
-    ``inputs`` name the data set (``dataset``), the seed it was trained on (``seed``) and the seed of
-    the held-out draw (``held_out``); ``target`` is the accuracy to reach there. None when it is
-    reached, else what is wrong, in the autograder's words.
-    """
-    if not isinstance(params, dict) or set(KEYS) - set(params):
-        return "train must return the params dict with the keys 'W1', 'b1', 'W2', 'b2'"
-    X, y = dataset(inputs["dataset"], inputs["seed"])
-    D, C = X.shape[1], int(y.max()) + 1
-    W1, b1, W2, b2 = (np.shape(params[k]) for k in KEYS)
-    if not (len(W1) == len(W2) == 2 and W1[0] == D and W2[1] == C and b1 == (W1[1],) == (W2[0],) and b2 == (C,)):
-        return f"the trained parameters have the shapes W1 {W1}, b1 {b1}, W2 {W2}, b2 {b2} for D={D} and C={C}"
-    if not all(np.all(np.isfinite(np.asarray(params[k], dtype=float))) for k in KEYS):
-        return "the trained parameters contain nan or inf"
-    held_out = _accuracy(params, *dataset(inputs["dataset"], inputs["held_out"]))
-    if held_out >= target:
-        return None
-    training = _accuracy(params, X, y)
-    verdict = (f"accuracy {held_out:.3f} on held-out points, below the target {target:g} "
-               f"(on the training points: {training:.3f})")
-    if training >= target + NEAR and held_out < training - 2 * NEAR:
-        return verdict + ": the network fits its training points but not the data set; a smaller, smoother " \
-                         "network (fewer hidden units, fewer steps) generalises better"
-    if held_out >= target - NEAR:
-        return verdict + ": close; train for more steps or with more hidden units, so that a fresh draw of " \
-                         "the data is not decided by a few points near the boundaries"
-    return verdict + ": train for more steps, with more hidden units or a larger learning rate (check train_step first)"
-
-
-ACCEPT_RULES: dict[str, Callable[[Any, Inputs, Any], str | None]] = {"held-out accuracy": held_out_accuracy}
+ACCEPT_RULES: dict[str, Callable[[Any, Inputs, Any], str | None]] = {"held-out accuracy": held_out_verdict}
 
 
 # --- questions from data -----------------------------------------------------------------------------------

@@ -78,6 +78,12 @@ class Mistake:
     # For a mistake made by ``answer``: the wrong result it stands for, so tests can check that no
     # two mistakes of a question (nor a mistake and the right answer) look alike on the cases drawn.
     wrong: Callable[[Mapping[str, Any]], Any] | None = None
+    # How a mistake made by ``answer`` or ``raises`` recognises its answer, as data (a student release
+    # stores it): "answer" (``wrong``'s output within ``rtol``/``atol``) or "raises" (``error``).
+    kind: str = ""
+    rtol: float = 1e-6
+    atol: float = 1e-9
+    error: str = ""
 
     @classmethod
     def answer(cls, name: str, feedback: str, wrong: Callable[[Mapping[str, Any]], Any],
@@ -93,12 +99,13 @@ class Mistake:
                 return False
             return close(outcome.value, expected, rtol, atol)
 
-        return cls(name, feedback, matches, wrong)
+        return cls(name, feedback, matches, wrong, "answer", rtol, atol)
 
     @classmethod
     def raises(cls, name: str, feedback: str, error: str) -> Mistake:
         """The mistake that shows as an exception of type ``error``."""
-        return cls(name, feedback, lambda outcome, inputs: bool(outcome.error) and outcome.error[0] == error)
+        return cls(name, feedback, lambda outcome, inputs: bool(outcome.error) and outcome.error[0] == error,
+                   kind="raises", error=error)
 
 
 @dataclass(frozen=True)

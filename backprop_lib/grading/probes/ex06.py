@@ -60,6 +60,55 @@ def dataset(name: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return DATA[name](seed)
 
 
+# --- the verdict on trained parameters: public, so a student release judges its visible case alike ---------
+
+NEAR = 0.03  # a held-out accuracy this close below the target gets advice on what moves it
+
+
+def _accuracy(params: Mapping[str, Any], X: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(np.argmax(forward(params, X)[0], axis=1) == y))
+
+
+def shape_problem(params: Mapping[str, Any], inputs: Inputs) -> str | None:
+    """Why the trained parameters do not fit the case's data set, or None."""
+    X, y = dataset(inputs["dataset"], inputs["seed"])
+    D, C = X.shape[1], int(y.max()) + 1
+    W1, b1, W2, b2 = (np.shape(params[k]) for k in KEYS)
+    if len(W1) == len(W2) == 2 and W1[0] == D and W2[1] == C and b1 == (W1[1],) == (W2[0],) and b2 == (C,):
+        return None
+    return f"the trained parameters have the shapes W1 {W1}, b1 {b1}, W2 {W2}, b2 {b2} for D={D} and C={C}"
+
+
+def diverged(params: Mapping[str, Any]) -> bool:
+    return not all(np.all(np.isfinite(np.asarray(params[k], dtype=float))) for k in KEYS)
+
+
+def held_out_verdict(params: Any, inputs: Inputs, target: float) -> str | None:
+    """Trained parameters judged on held-out points of the case's data set: ``inputs`` name the data
+    set (``dataset``), the seed it was trained on (``seed``) and the held-out draw's (``held_out``).
+    None when ``target`` accuracy is reached there, else what is wrong and what usually helps."""
+    if not isinstance(params, dict) or set(KEYS) - set(params):
+        return "train must return the params dict with the keys 'W1', 'b1', 'W2', 'b2'"
+    problem = shape_problem(params, inputs)
+    if problem:
+        return problem
+    if diverged(params):
+        return "the trained parameters contain nan or inf"
+    held_out = _accuracy(params, *dataset(inputs["dataset"], inputs["held_out"]))
+    if held_out >= target:
+        return None
+    training = _accuracy(params, *dataset(inputs["dataset"], inputs["seed"]))
+    verdict = (f"accuracy {held_out:.3f} on held-out points, below the target {target:g} "
+               f"(on the training points: {training:.3f})")
+    if training >= target + NEAR and held_out < training - 2 * NEAR:
+        return verdict + (": the network fits its training points but not the data set; a smaller, smoother "
+                          "network (fewer hidden units, fewer steps) generalises better")
+    if held_out >= target - NEAR:
+        return verdict + (": close; train for more steps or with more hidden units, so that a fresh draw of "
+                          "the data is not decided by a few points near the boundaries")
+    return verdict + ": train for more steps, with more hidden units or a larger learning rate (check train_step first)"
+
+
 # --- plumbing ------------------------------------------------------------------------------------------------
 
 
