@@ -414,3 +414,8 @@ def test_credit_is_declared_for_every_question():
     assert {q.id: q.credit for q in EXERCISES["06"].questions} == {
         "06.mlp_backward": "output", "06.sgd_step": "case", "06.train_step": "output", "06.train": "case",
         "06.sigmoid_net_gradients": "output"}
+
+
+def test_a_train_step_that_returns_nothing_is_not_told_that_softmax_overflows():
+    result = grade("06.train_step", lambda p, X, y, lr, activation="relu": None, seed=3)
+    assert result.status == "failed" and "softmax overflows" not in result.feedback

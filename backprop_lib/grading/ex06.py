@@ -117,6 +117,9 @@ def _shape_error(outcome: Outcome) -> bool:
 
 
 def _non_finite(value: Any) -> bool:
+    """Whether a number in ``value`` is nan or inf (None and text hold no number)."""
+    if value is None or isinstance(value, str):
+        return False
     if isinstance(value, dict):
         return any(_non_finite(v) for v in value.values())
     if isinstance(value, (list, tuple)):
