@@ -220,28 +220,35 @@ def _near(x: float, y: float) -> bool:
 Inputs = Mapping[str, Any]
 
 
+def _shown(wrong: Callable[[Inputs], Any], reference: Callable[[Inputs], Any]) -> Callable[[Inputs], Any]:
+    """``wrong``, but nan (which matches nothing) where it gives the right answer: a case on which a
+    mistake changes nothing never names it."""
+    def answer(inputs: Inputs) -> Any:
+        result = wrong(inputs)
+        return math.nan if close(result, reference(inputs), 1e-6, 1e-9) else result
+
+    return answer
+
+
 def _number_mistake(name: str, feedback: str, reference: Callable[[Inputs], float], wrong: Callable[[Inputs], float],
                     also: Callable[[Inputs], list[float]] | None = None) -> Mistake:
     """The wrong number ``wrong(inputs)``, or one of ``also(inputs)`` (the same mistake made another way:
     another search order, another thing counted); never the right number, where they coincide."""
+    if also is None:
+        return Mistake.answer(name, feedback, _shown(wrong, reference))
+
     def matches(outcome: Outcome, inputs: Inputs) -> bool:
         got = _value(outcome)
         if got is None or _near(got, reference(inputs)):
             return False
-        return any(_near(got, w) for w in [wrong(inputs), *(also(inputs) if also else [])])
+        return any(_near(got, w) for w in [wrong(inputs), *also(inputs)])
 
     return Mistake(name, feedback, matches, wrong)
 
 
-def _on_paths(inputs: Inputs) -> tuple[set[str], list[tuple[str, str]]]:
-    """The nodes and the edges that lie on some path from the source to the target."""
-    edges, s, t = _pair(inputs)
-    ahead, behind = _reached(edges, s), _reached({(v, u): d for (u, v), d in edges.items()}, t)
-    return ahead & behind, [(u, v) for u, v in edges if u in ahead and v in behind]
-
-
 def _from_source(inputs: Inputs) -> tuple[set[str], list[tuple[str, str]]]:
-    """The nodes and the edges a search from the source reaches, whether they lead to the target or not."""
+    """The nodes and the edges a search from the source walks through, whether they lead to the target
+    or not: what a search counts when it counts nodes or edges instead of paths."""
     edges, s, _ = _pair(inputs)
     ahead = _reached(edges, s)
     return ahead, [(u, v) for u, v in edges if u in ahead]
@@ -289,15 +296,15 @@ COUNT_PATHS = Question(
                         "first path (or after the first visit of the target), and ADD the counts where paths "
                         "merge.", _number_of_paths, lambda i: min(_number_of_paths(i), 1.0)),
         _number_mistake("edges counted instead of paths",
-                        "that is the number of edges the paths use: a path is a whole route from the source "
-                        "to the target, and routes share edges. Count the routes: count(target) = 1 and "
-                        "count(u) = sum over v in out(u) of count(v).", _number_of_paths,
-                        lambda i: float(len(_on_paths(i)[1])), lambda i: [float(len(_from_source(i)[1]))]),
+                        "that is the number of edges a search from the source walks along: a path is a "
+                        "whole route from the source to the target, and routes share edges. Count the routes: "
+                        "count(target) = 1 and count(u) = sum over v in out(u) of count(v).",
+                        _number_of_paths, lambda i: float(len(_from_source(i)[1]))),
         _number_mistake("nodes counted instead of paths",
-                        "that is the number of nodes the paths visit: a path is a whole route from the "
-                        "source to the target, and routes share nodes. Count the routes: count(target) = 1 "
-                        "and count(u) = sum over v in out(u) of count(v).", _number_of_paths,
-                        lambda i: float(len(_on_paths(i)[0])), lambda i: [float(len(_from_source(i)[0]))]),
+                        "that is the number of nodes a search from the source visits: a path is a whole "
+                        "route from the source to the target, and routes share nodes. Count the routes: "
+                        "count(target) = 1 and count(u) = sum over v in out(u) of count(v).",
+                        _number_of_paths, lambda i: float(len(_from_source(i)[0]))),
     ),
 )
 
@@ -397,10 +404,9 @@ SUM_OVER_PATHS = Question(
                         "counts, dZ/du = sum over v in out(u) of (dv/du)(dZ/dv), however often v is reached.",
                         _path_sum, _visited_once, _visited_once_with_a_stack),
         _number_mistake("edge derivatives summed instead of path products",
-                        "that is the sum of the derivatives of the edges the paths use. Each PATH contributes "
-                        "one term, the product of the derivatives along it; then add the paths.", _path_sum,
-                        lambda i: _edge_sum(_edges(i), _on_paths(i)[1]),
-                        lambda i: [_edge_sum(_edges(i), _from_source(i)[1])]),
+                        "that is the sum of the derivatives of the edges a search from the source walks "
+                        "along. Each PATH contributes one term, the product of the derivatives along it; then "
+                        "add the paths.", _path_sum, lambda i: _edge_sum(_edges(i), _from_source(i)[1])),
     ),
 )
 
@@ -515,8 +521,11 @@ Matcher = Callable[[Outcome, Inputs], bool]
 def _sweep_mistake(name: str, feedback: str, wrong: Sweep,
                    also: Callable[[Inputs], list[dict[str, float]]] | None = None,
                    rule: Matcher | None = None) -> Mistake:
-    """The wrong sweep ``wrong(inputs)`` or one of ``also(inputs)`` (missing nodes read as 0), or, with
+    """The wrong sweep ``wrong(inputs)``, or one of ``also(inputs)`` (missing nodes read as 0), or, with
     ``rule``, any answer that obeys it: the same mistake made in an order the answer chose."""
+    if also is None and rule is None:
+        return Mistake.answer(name, feedback, _shown(wrong, _sweep))
+
     def matches(outcome: Outcome, inputs: Inputs) -> bool:
         got = _filled(outcome, inputs)
         if got is None or _same(got, _sweep(inputs)):
@@ -775,43 +784,50 @@ def _jacobian(inputs: Mapping[str, Any]) -> dict:
     return {"jacobian": _matrix(inputs), "sweeps": _cheaper(inputs)}
 
 
-def _jacobian_mistake(name: str, feedback: str, matrix: Callable[[Inputs], dict],
-                      sweeps: Callable[[Inputs], list[dict[str, int]]] | None) -> Mistake:
-    """The wrong Jacobian ``matrix(inputs)`` got with one of the sweep counts ``sweeps(inputs)`` (any
-    counts, if None); its ``wrong`` answer takes the first counts, or the cheaper mode's."""
+Counts = Callable[[Inputs], dict[str, int]]
+
+
+def _jacobian_mistake(name: str, feedback: str, matrix: Callable[[Inputs], dict], counts: Counts | None,
+                      other_counts: Counts | None = None) -> Mistake:
+    """The wrong Jacobian ``matrix(inputs)`` got with the sweep counts ``counts(inputs)``, or
+    ``other_counts(inputs)``, or with any counts if ``counts`` is None (its wrong answer then takes the
+    cheaper mode's)."""
     def wrong(inputs: Inputs) -> dict:
-        return {"jacobian": matrix(inputs), "sweeps": (sweeps(inputs) if sweeps else [_cheaper(inputs)])[0]}
+        return {"jacobian": matrix(inputs), "sweeps": counts(inputs) if counts else _cheaper(inputs)}
+
+    if counts is not None and other_counts is None:
+        return Mistake.answer(name, feedback, _shown(wrong, _jacobian))
 
     def matches(outcome: Outcome, inputs: Inputs) -> bool:
         got = outcome.value
         if outcome.error or outcome.reference or not isinstance(got, dict) or close(got, _jacobian(inputs), RTOL, ATOL):
             return False
-        return (close(got.get("jacobian"), matrix(inputs), RTOL, ATOL)
-                and (sweeps is None or any(got.get("sweeps") == s for s in sweeps(inputs))))
+        allowed = [] if counts is None else [counts(inputs), *([other_counts(inputs)] if other_counts else [])]
+        return close(got.get("jacobian"), matrix(inputs), RTOL, ATOL) and (not allowed or got.get("sweeps") in allowed)
 
     return Mistake(name, feedback, matches, wrong)
 
 
-def _sweeps(inputs: Inputs, forward: int, reverse: int) -> dict[str, int]:
+def _sweeps(forward: int, reverse: int) -> dict[str, int]:
     return {"forward": forward, "reverse": reverse}
 
 
-def _dearer(inputs: Inputs) -> list[dict[str, int]]:
+def _dearer(inputs: Inputs) -> dict[str, int]:
     n, m = len(inputs["inputs"]), len(inputs["outputs"])
-    return [_sweeps(inputs, 0, m) if n < m else _sweeps(inputs, n, 0)]
+    return _sweeps(0, m) if n < m else _sweeps(n, 0)
 
 
-def _per_entry(inputs: Inputs) -> list[dict[str, int]]:
-    """One sweep per entry, in the cheaper mode first (in the other it may cost what the dearer mode does)."""
+def _per_entry(inputs: Inputs, cheaper: bool = True) -> dict[str, int]:
+    """One sweep per entry, in the cheaper mode (in the other it may cost what the dearer mode does)."""
     entries = len(inputs["inputs"]) * len(inputs["outputs"])
-    both = [_sweeps(inputs, entries, 0), _sweeps(inputs, 0, entries)]
-    return both if _cheaper(inputs)["forward"] else both[::-1]
+    forward = bool(_cheaper(inputs)["forward"]) == cheaper
+    return _sweeps(entries, 0) if forward else _sweeps(0, entries)
 
 
-def _mixed_up(inputs: Inputs) -> list[dict[str, int]]:
+def _mixed_up(inputs: Inputs) -> dict[str, int]:
     """The cheaper number of sweeps, in the other mode."""
     n, m = len(inputs["inputs"]), len(inputs["outputs"])
-    return [_sweeps(inputs, 0, n) if n < m else _sweeps(inputs, m, 0)]
+    return _sweeps(0, n) if n < m else _sweeps(m, 0)
 
 
 def _backwards_entries(inputs: Inputs) -> dict[str, dict[str, float]]:
@@ -844,11 +860,11 @@ JACOBIAN = Question(
         _jacobian_mistake("one sweep per entry",
                           "one sweep gives a whole column (forward, one input) or a whole row (reverse, one "
                           "output) of the Jacobian: call it once per input or once per output and keep its "
-                          "dict, not once per entry.", _matrix, _per_entry),
+                          "dict, not once per entry.", _matrix, _per_entry, lambda i: _per_entry(i, cheaper=False)),
         _jacobian_mistake("not built from sweeps",
                           "the derivatives are right, but the answer never calls forward_mode or reverse_mode: "
                           "build the Jacobian from sweeps (called by those names), one per input or one per "
-                          "output.", _matrix, lambda i: [_sweeps(i, 0, 0)]),
+                          "output.", _matrix, lambda i: _sweeps(0, 0)),
         _jacobian_mistake("forward_mode and reverse_mode mixed up",
                           "forward_mode(edges, x) gives the COLUMN of an input x (dy/dx for every y), and "
                           "reverse_mode(edges, y) the ROW of an output y (dy/dx for every x). Calling the other "

@@ -48,27 +48,15 @@ def _quiet(wrong: Wrong) -> Wrong:
 
 
 def _answers(wrongs: Mapping[str, tuple[str, Wrong]], reference: Wrong, rtol: float = 1e-6,
-             atol: float = 1e-9, only: str | None = None) -> tuple[Mistake, ...]:
-    """A ``Mistake`` per wrong answer, named only on inputs where that answer differs from the right one.
-
-    With ``only``, an answer is compared by that output alone: a wrong gradient is recognised even
-    where the answer also changed its input in place.
-    """
+             atol: float = 1e-9) -> tuple[Mistake, ...]:
+    """A ``Mistake`` per wrong answer, named only on inputs where that answer differs from the right one."""
     def shown(wrong: Wrong) -> Wrong:
         def answer(inputs: Inputs) -> Any:
             result = _quiet(wrong)(inputs)
             return math.nan if close(result, reference(inputs), rtol, atol) else result
         return answer
 
-    def by_output(name: str, feedback: str, wrong: Wrong) -> Mistake:
-        def matches(outcome: Outcome, inputs: Inputs) -> bool:
-            got, expected = outcome.value, wrong(inputs)
-            return (not outcome.error and isinstance(got, dict) and isinstance(expected, dict)
-                    and close(got.get(only), expected[only], rtol, atol))
-        return Mistake(name, feedback, matches, wrong)
-
-    make = Mistake.answer if only is None else lambda name, feedback, wrong, *_: by_output(name, feedback, wrong)
-    return tuple(make(name, feedback, shown(wrong), rtol, atol) for name, (feedback, wrong) in wrongs.items())
+    return tuple(Mistake.answer(name, feedback, shown(wrong), rtol, atol) for name, (feedback, wrong) in wrongs.items())
 
 
 def _round(rng: np.random.Generator, low: float, high: float, size: Any = None) -> Any:
@@ -425,7 +413,7 @@ NUMERICAL_GRADIENT = Question(
     rtol=1e-7,
     atol=1e-10,
     credit="output",
-    mistakes=_answers(GRADIENT_WRONG, _difference, rtol=1e-8, atol=1e-11, only="grad") + (
+    mistakes=_answers(GRADIENT_WRONG, _difference, rtol=1e-8, atol=1e-11) + (
         Mistake("the gradient has the wrong shape",
                 "return an array of the same shape as x: entry [i, j] holds df/dx[i, j].", _flattened,
                 lambda i: {**_difference(i), "grad": np.ravel(_difference(i)["grad"]).tolist()}),
