@@ -240,13 +240,10 @@ class Tensor:
         for node in reversed(topo):
             g = grads.pop(node)
             fn = node._fn
-            if fn is None and node.grad is not None:
-                g = node.grad + g  # a leaf accumulates across backward calls
-            if g.__class__ is not np.ndarray:  # arithmetic on 0-d arrays gives numpy scalars
-                g = np.asarray(g)
-            node.grad = g
             if fn is None:
+                node.grad = g if node.grad is None else _add(node.grad, g)
                 continue
+            node.grad = g
             ctx = node._ctx
             if node._recorded_at != clock and ctx.saved_tensors:  # a tensor changed in place since forward
                 _check_saved_inputs(node)
@@ -264,7 +261,13 @@ class Tensor:
                         or parent._fn is None):
                     pg = _fit(pg, parent, fn, slot, g)
                 acc = grads.get(parent)
-                grads[parent] = pg if acc is None else acc + pg
+                grads[parent] = pg if acc is None else _add(acc, pg)
+
+
+def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a + b, an array even where both are 0-d (numpy's sum of those is a numpy scalar)."""
+    total = a + b
+    return total if total.__class__ is np.ndarray else np.asarray(total)
 
 
 def _check_saved_inputs(node: Tensor) -> None:
