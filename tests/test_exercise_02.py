@@ -374,6 +374,10 @@ def jacobian_per_entry(edges, inputs, outputs):
     return {y: {x: reverse_mode(edges, y)[x] for x in inputs} for y in outputs}
 
 
+def jacobian_forward_per_entry(edges, inputs, outputs):
+    return {y: {x: forward_mode(edges, x)[y] for x in inputs} for y in outputs}
+
+
 def jacobian_by_paths(edges, inputs, outputs):
     return {y: {x: sum_over_paths(edges, x, y) for x in inputs} for y in outputs}
 
@@ -422,7 +426,8 @@ WRONG = [
     ("02.reverse_mode", reverse_multiplied, "terms multiplied instead of added at a merge"),
     ("02.reverse_mode", reverse_reached_only, "nodes left out of the dict"),
     ("02.jacobian", jacobian_always_forward, "the more expensive mode"),
-    ("02.jacobian", jacobian_per_entry, "one sweep per entry"),
+    ("02.jacobian", jacobian_per_entry, "one reverse sweep per entry"),
+    ("02.jacobian", jacobian_forward_per_entry, "one forward sweep per entry"),
     ("02.jacobian", jacobian_by_paths, "not built from sweeps"),
     ("02.jacobian", jacobian_modes_mixed_up, "forward_mode and reverse_mode mixed up"),
     ("02.jacobian", jacobian_transposed, "the Jacobian is transposed"),

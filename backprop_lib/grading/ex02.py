@@ -787,23 +787,20 @@ def _jacobian(inputs: Mapping[str, Any]) -> dict:
 Counts = Callable[[Inputs], dict[str, int]]
 
 
-def _jacobian_mistake(name: str, feedback: str, matrix: Callable[[Inputs], dict], counts: Counts | None,
-                      other_counts: Counts | None = None) -> Mistake:
-    """The wrong Jacobian ``matrix(inputs)`` got with the sweep counts ``counts(inputs)``, or
-    ``other_counts(inputs)``, or with any counts if ``counts`` is None (its wrong answer then takes the
-    cheaper mode's)."""
+def _jacobian_mistake(name: str, feedback: str, matrix: Callable[[Inputs], dict], counts: Counts | None) -> Mistake:
+    """The wrong Jacobian ``matrix(inputs)`` got with the sweep counts ``counts(inputs)``, or with any
+    counts if ``counts`` is None (its wrong answer then takes the cheaper mode's)."""
     def wrong(inputs: Inputs) -> dict:
         return {"jacobian": matrix(inputs), "sweeps": counts(inputs) if counts else _cheaper(inputs)}
 
-    if counts is not None and other_counts is None:
+    if counts is not None:
         return Mistake.answer(name, feedback, _shown(wrong, _jacobian))
 
     def matches(outcome: Outcome, inputs: Inputs) -> bool:
         got = outcome.value
-        if outcome.error or outcome.reference or not isinstance(got, dict) or close(got, _jacobian(inputs), RTOL, ATOL):
-            return False
-        allowed = [] if counts is None else [counts(inputs), *([other_counts(inputs)] if other_counts else [])]
-        return close(got.get("jacobian"), matrix(inputs), RTOL, ATOL) and (not allowed or got.get("sweeps") in allowed)
+        return (not outcome.error and not outcome.reference and isinstance(got, dict)
+                and not close(got, _jacobian(inputs), RTOL, ATOL)
+                and close(got.get("jacobian"), matrix(inputs), RTOL, ATOL))
 
     return Mistake(name, feedback, matches, wrong)
 
@@ -817,11 +814,9 @@ def _dearer(inputs: Inputs) -> dict[str, int]:
     return _sweeps(0, m) if n < m else _sweeps(n, 0)
 
 
-def _per_entry(inputs: Inputs, cheaper: bool = True) -> dict[str, int]:
-    """One sweep per entry, in the cheaper mode (in the other it may cost what the dearer mode does)."""
+def _per_entry(inputs: Inputs, mode: str) -> dict[str, int]:
     entries = len(inputs["inputs"]) * len(inputs["outputs"])
-    forward = bool(_cheaper(inputs)["forward"]) == cheaper
-    return _sweeps(entries, 0) if forward else _sweeps(0, entries)
+    return _sweeps(entries, 0) if mode == "forward" else _sweeps(0, entries)
 
 
 def _mixed_up(inputs: Inputs) -> dict[str, int]:
@@ -841,6 +836,9 @@ def _transposed(inputs: Inputs) -> dict[str, dict[str, float]]:
     return {x: {y: matrix[y][x] for y in inputs["outputs"]} for x in inputs["inputs"]}
 
 
+_PER_ENTRY = ("one sweep gives a whole column (forward, one input) or a whole row (reverse, one output) of the "
+              "Jacobian: call it once per input or once per output and keep its dict, not once per entry.")
+
 JACOBIAN = Question(
     id="02.jacobian",
     builds_on=('02.forward_mode', '02.reverse_mode'),
@@ -857,10 +855,9 @@ JACOBIAN = Question(
                           "the derivatives are right, but the other mode needs fewer sweeps: forward mode costs "
                           "one sweep per input, reverse mode one per output. Use forward mode when there are "
                           "fewer inputs than outputs, reverse mode otherwise.", _matrix, _dearer),
-        _jacobian_mistake("one sweep per entry",
-                          "one sweep gives a whole column (forward, one input) or a whole row (reverse, one "
-                          "output) of the Jacobian: call it once per input or once per output and keep its "
-                          "dict, not once per entry.", _matrix, _per_entry, lambda i: _per_entry(i, cheaper=False)),
+        *(_jacobian_mistake(f"one {mode} sweep per entry", _PER_ENTRY, _matrix, counts)
+          for mode, counts in (("forward", lambda i: _per_entry(i, "forward")),
+                               ("reverse", lambda i: _per_entry(i, "reverse")))),
         _jacobian_mistake("not built from sweeps",
                           "the derivatives are right, but the answer never calls forward_mode or reverse_mode: "
                           "build the Jacobian from sweeps (called by those names), one per input or one per "
