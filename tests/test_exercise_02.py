@@ -476,7 +476,7 @@ def test_the_credit_of_each_question():
 
 
 @pytest.mark.parametrize(("question", "answer", "score"), [
-    ("02.forward_mode", forward_one_node_off, 2.71),  # one node wrong in each case: 3 points x 76 of 84 nodes
+    ("02.forward_mode", forward_one_node_off, 2.54),  # one node wrong in each case, of the nodes whose total is not 0
     # right where forward mode is the cheaper (4 cases); elsewhere the Jacobian right, the sweeps not: 2 x 11 of 14
     ("02.jacobian", jacobian_always_forward, 1.57),
     ("02.count_paths", count_one_path_when_none, 1.78),  # only the case with no path wrong: 2 x 8 of 9
@@ -601,3 +601,12 @@ def test_the_jacobian_probe_counts_sweeps_and_puts_the_answers_own_back():
 def test_exercise_02_has_the_fixed_questions_first():
     assert [q.id for q in EXERCISES["02"].questions][:4] == QUESTIONS[:4]
     assert EXERCISES["02"].notebook == "02_paths_and_modes"
+
+
+@pytest.mark.parametrize("question", ["02.forward_mode", "02.reverse_mode"])
+def test_an_answer_of_zeros_earns_nothing_from_the_nodes_whose_total_is_zero(question):
+    q = find_question(question)
+    zeros = lambda edges, node: {n: 0.0 for edge in edges for n in edge}  # noqa: E731
+    for seed in range(3):
+        cases = q.draw_cases(seed)
+        assert judge(q, cases, q.run({question.split(".")[1]: zeros}, cases), seed).score == 0.0

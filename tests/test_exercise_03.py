@@ -270,7 +270,7 @@ def changes_x_after(f, x, h=1e-5):
     ("03.sigmoid_neuron", neuron_dx_without_w, 2.67),  # L and dw right, dx wrong in every case: 4 x 2 of 3
     ("03.circuit_backward", circuit_add_gate_passes_one, 1.0),  # f and dz right, dx and dy wrong: 2 x 2 of 4
     ("03.mul_backward", lambda dout, x, y: (y * dout, -x * dout), 1.0),  # dx right, dy wrong: 2 x 1 of 2
-    ("03.max_backward", max_ties_to_y, 1.6),  # only the case with ties wrong, both outputs: 2 x 8 of 10
+    ("03.max_backward", max_ties_to_y, 1.5),  # only the tie case wrong; outputs that should be 0 do not count
     ("03.numerical_gradient", changes_x_after, 1.5),  # every gradient right, every x changed: 3 x 1 of 2
     ("03.rel_error", without_tiny, 1.0),  # 0/0 in the two cases with zeros: 2 x 2 of 4
 ])

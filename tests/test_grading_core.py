@@ -151,3 +151,14 @@ def test_a_mistake_is_named_from_a_case_that_no_other_mistake_explains_as_well()
         reference=lambda i: {"double": 2 * i["x"], "square": i["x"] ** 2})
     alike = _judge(only_two, lambda x: {"double": 2 * x, "square": x})
     assert alike.mistakes == ("square halved",)  # the first listed, where no case tells them apart
+
+
+def test_under_output_credit_an_answer_of_zeros_earns_nothing_from_outputs_whose_right_value_is_zero():
+    q = Question(
+        id="01.demo_zeros", points=4, title="outputs that are zero", credit="output",
+        cases=lambda rng: [Case(f"f({x})", {"x": float(x)}) for x in (1, 2)],
+        probe=Probe(("f",), lambda ns, i: ns["f"](i["x"])),
+        reference=lambda i: {"a": i["x"], "b": 0.0, "c": 0.0, "d": 2 * i["x"]})
+    assert _judge(q, lambda x: {"a": 0.0, "b": 0.0, "c": 0.0, "d": 0.0}).score == 0.0
+    assert _judge(q, lambda x: {"a": x, "b": 0.0, "c": 0.0, "d": 0.0}).score == 2.0
+    assert _judge(q, lambda x: {"a": x, "b": 0.0, "c": 0.0, "d": 2 * x}).score == 4.0

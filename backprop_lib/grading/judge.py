@@ -169,14 +169,34 @@ def _accepted(question: Question, value: Any, inputs: Mapping[str, Any]) -> str 
         return f"the answer has the wrong form ({type(exc).__name__})"
 
 
+def _zero(x: Any) -> bool:
+    """Whether ``x`` is a number or array of numbers that are all zero (or holds only such)."""
+    if isinstance(x, dict):
+        return all(_zero(v) for v in x.values())
+    if isinstance(x, (list, tuple)):
+        return all(_zero(v) for v in x)
+    if isinstance(x, bool) or not (is_real(x) or isinstance(x, np.ndarray)):
+        return False
+    try:
+        return bool(np.all(np.asarray(x, dtype=np.float64) == 0))
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
 def _outputs_right(question: Question, outcome: Outcome, expected: Any) -> tuple[int, int]:
-    """(outputs right, outputs) of one case under ``credit="output"``: each key of a dict answer."""
+    """(outputs right, outputs) of one case under ``credit="output"``: each key of a dict answer.
+    An output whose right value is zero earns nothing on its own (an answer of zeros would): such
+    outputs only count as part of the whole case when every output is zero."""
+    whole = int(outcome.error is None and close(outcome.value, expected, question.rtol, question.atol))
     if not isinstance(expected, dict):
-        return int(outcome.error is None and close(outcome.value, expected, question.rtol, question.atol)), 1
+        return whole, 1
+    telling = [k for k in expected if not _zero(expected[k])]
+    if not telling:
+        return whole, 1
     if outcome.error is not None or not isinstance(outcome.value, dict):
-        return 0, len(expected)
+        return 0, len(telling)
     got = outcome.value
-    return sum(1 for k in expected if k in got and close(got[k], expected[k], question.rtol, question.atol)), len(expected)
+    return sum(1 for k in telling if k in got and close(got[k], expected[k], question.rtol, question.atol)), len(telling)
 
 
 def _explained(got: Any, expected: Any, case: Case, question: Question) -> str:
