@@ -1,12 +1,15 @@
-"""Small synthetic data sets made with numpy: seeded, so every run sees the same points (lesson 06).
+"""Small synthetic data sets made with numpy: seeded, so every run sees the same points (lesson 06);
+and one real data set, the 8x8 handwritten digits shipped in ``backprop_lib/data`` (lesson 08).
 
 Classification sets return ``X`` float64 of shape (N, 2) and ``y`` int64 of shape (N,), with the
 rows grouped by class (class 0 first); ``train_val_split`` shuffles.
 """
 from __future__ import annotations
 
+import gzip
 import math
 import numbers
+from importlib import resources
 
 import numpy as np
 
@@ -102,3 +105,40 @@ def train_val_split(X, y, val_fraction: float = 0.2, seed: int | None = 0
     order = np.random.default_rng(seed).permutation(n)
     val, tr = order[:n_val], order[n_val:]
     return X[tr], y[tr], X[val], y[val]
+
+
+DIGITS_FILE = "data/digits.csv.gz"
+DIGITS_SPLITS = ("all", "train", "test")
+
+
+def digits(split: str = "all", dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
+    """The 1,797 handwritten digits of the UCI "Optical Recognition of Handwritten Digits" data set
+    (Alpaydin and Kaynak, 1998; CC BY 4.0, see ``backprop_lib/data/README.md``).
+
+    Returns ``X`` of shape (N, 1, 8, 8) and ``dtype``, each image's pixels in [0, 1] (the stored
+    counts 0..16 of ink in 4x4 blocks, divided by 16), and ``y`` int64 of shape (N,), the digits
+    0..9. ``split`` chooses the images, always in the file's order:
+
+    - ``"all"``: all 1,797;
+    - ``"test"``: the held-out set, every fifth image of each digit (its 5th, 10th, 15th, ... in
+      the file), 355 images, 34 to 36 of each digit;
+    - ``"train"``: the other 1,442.
+
+    The split is a fixed rule rather than a random draw, so it is the same everywhere.
+    """
+    if split not in DIGITS_SPLITS:
+        raise ValueError(f"digits: split must be one of {DIGITS_SPLITS}, got {split!r}")
+    if np.dtype(dtype).kind != "f":
+        raise ValueError(f"digits needs a floating-point dtype, got {np.dtype(dtype)}")
+    with resources.files(__package__).joinpath(DIGITS_FILE).open("rb") as f, gzip.open(f, "rt") as text:
+        table = np.loadtxt(text, delimiter=",", dtype=np.int64)
+    pixels, y = table[:, :-1], table[:, -1]
+    if split != "all":
+        rank = np.empty(len(y), dtype=np.int64)  # each image's position among the images of its digit
+        for digit in range(10):
+            where = np.flatnonzero(y == digit)
+            rank[where] = np.arange(len(where))
+        keep = (rank % 5 == 4) == (split == "test")
+        pixels, y = pixels[keep], y[keep]
+    X = (pixels / 16).astype(dtype).reshape(-1, 1, 8, 8)
+    return X, y
