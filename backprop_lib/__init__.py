@@ -10,9 +10,11 @@ Layers, in the order the course builds them (each imports only from those above 
 - ``nn``, ``optim``, ``datasets``: layers, losses, optimisers, schedules, data sets (06)
 - ``modes``, ``checkpoint``: dual numbers, Jacobians both ways, Hessian-vector products; the cost of
   Jacobian chains, gradient checkpointing, backpropagation through time (07)
+- ``layers``: softmax, convolution, pooling, normalisation, dropout, residual blocks, attention;
+  ``datasets.digits``, real 8x8 handwritten digits (08)
 - ``viz``, ``widgets``: matplotlib drawings and ipywidgets explorers (import them explicitly)
 """
-from . import checkpoint, datasets, gradcheck, modes, nn, optim
+from . import checkpoint, datasets, gradcheck, layers, modes, nn, optim
 from .engine import Value
 from .function import Context, Function
 from .graph import Expression, Graph, count_paths, forward_mode, reverse_mode, sum_over_paths, topological_order
@@ -21,6 +23,7 @@ from .tensor import Tensor, cross_entropy, mse, unbroadcast
 __all__ = [
     "checkpoint",
     "datasets",
+    "layers",
     "modes",
     "nn",
     "optim",
