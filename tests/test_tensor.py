@@ -250,8 +250,11 @@ def test_max_sends_the_gradient_to_the_winner_first_on_ties():
 def test_max_errors():
     with pytest.raises(ValueError, match="empty"):
         Tensor(np.zeros((0, 3))).max()
-    with pytest.raises(TypeError, match="single axis"):
-        Tensor(np.ones((2, 3))).max(axis=(0, 1))
+    with pytest.raises(ValueError, match="axis"):
+        Tensor(np.ones((2, 3))).max(axis=(0, 2))
+    with pytest.raises(ValueError, match="axis"):
+        Tensor(np.ones((2, 3))).max(axis=(1, 1))
+    assert Tensor(np.arange(6.0).reshape(2, 3)).max(axis=(0, 1)).data == 5.0
 
 
 # --- elementwise functions --------------------------------------------------------------------------
