@@ -50,13 +50,27 @@ def page(browser):
         yield fresh
 
 
+# Units that spend most of their time waiting on processes of their own (nbval under other BLAS
+# kernels, sandboxes, batches of the grader): handed out right after the browser modules, in this
+# order, so that the CPU those processes leave idle goes to the many short units that follow.
+WAITING_FIRST = ("tests/test_portability.py", "tests/test_grading_attacks.py", "tests/test_gradebook.py",
+                 "tests/test_grading_hostile.py", "tests/test_release.py", "tests/test_platforms.py",
+                 "tests/test_feedback.py", "tests/test_grading_sandbox.py", "tests/test_build.py")
+
+
 def pytest_collection_modifyitems(config, items):
-    """The order in which pytest-xdist hands out units of work (one per module or notebook, as with
-    --dist loadscope): the two browser modules first, so that they start at once, side by side, on
-    the two workers; then the rest, largest first (what xdist itself would do by default), so that
-    no long unit is left for the end."""
+    """The order in which pytest-xdist hands out units of work (one per module, class or notebook, as
+    with --dist loadscope): the two browser modules first, so that they start at once, side by side,
+    on the two workers; then the units that mostly wait (WAITING_FIRST), the portability runs first
+    since they take longest; then the rest, largest first (what xdist itself would do by default),
+    so that no long unit is left for the end."""
     scopes: dict[str, list] = {}
     for item in items:
         scopes.setdefault(item.nodeid.rsplit("::", 1)[0], []).append(item)
-    ordered = sorted(scopes.values(), key=lambda group: (group[0].get_closest_marker("browser") is None, -len(group)))
-    items[:] = [item for group in ordered for item in group]
+
+    def rank(group: list) -> tuple:
+        module = group[0].nodeid.split("::", 1)[0]
+        waiting = WAITING_FIRST.index(module) if module in WAITING_FIRST else len(WAITING_FIRST)
+        return group[0].get_closest_marker("browser") is None, waiting, -len(group)
+
+    items[:] = [item for group in sorted(scopes.values(), key=rank) for item in group]

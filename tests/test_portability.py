@@ -8,8 +8,8 @@ and solution in a subprocess with OpenBLAS forced (``OPENBLAS_CORETYPE``) to oth
 than this machine's default, and every stored output must still match. Each test reports one
 notebook under one kernel family.
 
-One run per kernel family, all started together by the first test, each through the notebooks one
-at a time (about 25 s of one core per family), beside the rest of the suite. A Jupyter kernel takes
+One run per kernel family, all started together by the first test, each in two processes (about
+25 s of one core per family), beside the rest of the suite. A Jupyter kernel takes
 TCP ports that were free a moment before; one that loses a port to a kernel starting at the same
 moment in another process dies before it runs a cell, and its notebook is run once more.
 """
@@ -33,8 +33,10 @@ from notebook_text import ROOT
 CORETYPES = ["Haswell", "Prescott"]
 NOTEBOOKS = [path.relative_to(ROOT).as_posix() for folder in ("lessons", "solutions")
              for path in sorted((ROOT / folder).glob("[0-9][0-9]_*.ipynb"))]
-NBVAL = ["-m", "pytest", "-o", "addopts=", "-p", "no:cacheprovider", "-q", "--nbval", "--nbval-current-env",
-         "--nbval-sanitize-with", "tests/nbval_sanitize.cfg"]
+# Two processes per kernel family (a notebook's cells stay in one), so the runs of both families use
+# the cores that the suite's waiting tests leave idle.
+NBVAL = ["-m", "pytest", "-o", "addopts=", "-p", "no:cacheprovider", "-q", "-n", "2", "--dist", "loadscope",
+         "--nbval", "--nbval-current-env", "--nbval-sanitize-with", "tests/nbval_sanitize.cfg"]
 TIMEOUT = 900  # seconds for one run over all the notebooks; it takes about half a minute
 ANSI = re.compile(r"(\x1b|#x1B)\[[0-9;]*m")  # a colour code, raw or as the JUnit report escapes it
 KERNEL_DIED = re.compile(r"Kernel died before replying to kernel_info|Kernel didn't respond in \d+ seconds")
