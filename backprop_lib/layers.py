@@ -7,8 +7,8 @@ Each operation is a ``Function`` whose ``backward`` (a vector-Jacobian product) 
 - ``softmax`` and ``logsumexp``: the VJP p * (g - sum(g * p)) never builds the Jacobian
   diag(p) - p p^T. ``log_softmax`` is the tensor engine's.
 - ``conv2d``: cross-correlation, as deep-learning libraries define it. ``im2col`` copies every
-  receptive field into a row, so the convolution becomes one matrix product and the matmul VJPs of
-  lesson 05 do the work; the only new VJP is that of ``im2col``, which is ``col2im``: each patch's
+  receptive field into a column, so the convolution becomes a matrix product and the matmul VJPs
+  of lesson 05 do the work; the only new VJP is that of ``im2col``, which is ``col2im``: each patch's
   gradient added back where the patch came from (overlapping patches accumulate).
 - ``max_pool2d``, ``avg_pool2d``: the max gate of lesson 03 in every window, and its average.
 - ``layer_norm``, ``batch_norm``: the backward through the mean and the variance, written out.
@@ -181,16 +181,16 @@ def _add_windows(d: np.ndarray, shape: tuple[int, ...], stride: tuple[int, int])
 
 def _im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]
             ) -> np.ndarray:
-    n, c = x.shape[:2]
     windows = _windows(_pad(x, padding), kernel, stride)  # (N, C, OH, OW, KH, KW)
-    return windows.transpose(0, 2, 3, 1, 4, 5).reshape(n * windows.shape[2] * windows.shape[3], -1)
+    n, c, oh, ow, kh, kw = windows.shape
+    return windows.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
 
 
 def _col2im(cols: np.ndarray, shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int],
             padding: tuple[int, int], out_size: tuple[int, int]) -> np.ndarray:
     (n, c, h, w), (ph, pw) = shape, padding
-    d = cols.reshape(n, *out_size, c, *kernel).transpose(0, 3, 1, 2, 4, 5)  # (N, C, OH, OW, KH, KW)
-    padded = _add_windows(d, (n, c, h + 2 * ph, w + 2 * pw), stride)
+    windows = cols.reshape(n, c, *kernel, *out_size).transpose(0, 1, 4, 5, 2, 3)  # (N, C, OH, OW, KH, KW)
+    padded = _add_windows(windows, (n, c, h + 2 * ph, w + 2 * pw), stride)
     return padded[:, :, ph:ph + h, pw:pw + w]
 
 
@@ -199,11 +199,11 @@ def _conv_args(op: str, kernel: Pair, stride: Pair, padding: Pair) -> tuple[tupl
 
 
 def im2col(x: np.ndarray, kernel: Pair, stride: Pair = 1, padding: Pair = 0) -> np.ndarray:
-    """Copy every receptive field of ``x`` (N, C, H, W) into a row: (N * OH * OW, C * KH * KW).
+    """Copy every receptive field of ``x`` (N, C, H, W) into a column: (N, C * KH * KW, OH * OW).
 
-    Row n * OH * OW + r * OW + c holds the padded input's window at output position (r, c) of image
-    n, flattened channel by channel; then a convolution with filters ``w`` (F, C, KH, KW) is
-    ``im2col(x) @ w.reshape(F, -1).T``.
+    Column r * OW + c of image n holds the padded input's window at output position (r, c),
+    flattened channel by channel (PyTorch's ``unfold`` gives the same array). A convolution with
+    filters ``w`` (F, C, KH, KW) is then one matrix product per image, ``w.reshape(F, -1) @ cols``.
     """
     x = np.asarray(x)
     if x.ndim != 4:
@@ -215,17 +215,17 @@ def im2col(x: np.ndarray, kernel: Pair, stride: Pair = 1, padding: Pair = 0) -> 
 
 def col2im(cols: np.ndarray, shape: tuple[int, int, int, int], kernel: Pair, stride: Pair = 1,
            padding: Pair = 0) -> np.ndarray:
-    """The adjoint of ``im2col``: add each row of ``cols`` (N * OH * OW, C * KH * KW) back onto the
+    """The adjoint of ``im2col``: add each column of ``cols`` (N, C * KH * KW, OH * OW) back onto the
     window it came from in an input of ``shape`` (N, C, H, W), then drop the padding.
 
-    Not an inverse: a pixel that lies in k windows receives the sum of k entries.
+    Not an inverse: a pixel that lies in k windows receives the sum of k entries (PyTorch's ``fold``).
     """
     cols, shape = np.asarray(cols), tuple(shape)
     if len(shape) != 4:
         raise ValueError(f"col2im needs the shape (N, C, H, W) of the input, got {shape}")
     kernel, stride, padding = _conv_args("col2im", kernel, stride, padding)
     oh, ow = _output_size("col2im", shape, kernel, stride, padding)
-    expected = (shape[0] * oh * ow, shape[1] * kernel[0] * kernel[1])
+    expected = (shape[0], shape[1] * kernel[0] * kernel[1], oh * ow)
     if cols.shape != expected:
         raise ValueError(f"col2im: cols of shape {cols.shape} do not come from an input of shape {shape} "
                          f"with kernel {kernel}, stride {stride}, padding {padding}: expected {expected}")
@@ -255,9 +255,12 @@ def conv2d(x: Any, w: Any, b: Any = None, stride: Pair = 1, padding: Pair = 0) -
 
     where xp is ``x`` with ``padding`` zeros on each side; ``y`` is (N, F, OH, OW) with
     OH = (H + 2 ph - KH) // sh + 1 (OW likewise). ``stride`` and ``padding`` are an int or a pair
-    (height, width). Built as im2col(x) @ W^T + b: the matmul's VJP gives dW = cols^T dY, summed
-    over every position and image (the filter's fan-out), and dcols = dY W, which col2im adds back
-    into dx.
+    (height, width).
+
+    Built as W @ im2col(x) + b with W = w.reshape(F, C * KH * KW), a matrix product broadcast over
+    the images, so the tensor engine's VJPs do the backward pass: dW = dY_n cols_n^T summed over
+    the images (the filter is used at every position of every image: a fan-out), db = dY summed
+    likewise, and dcols = W^T dY, which col2im adds back into dx.
     """
     x, w = _tensor(x), _tensor(w)
     _rank("conv2d", "x", x, 4, "(N, C, H, W)")
@@ -274,11 +277,11 @@ def conv2d(x: Any, w: Any, b: Any = None, stride: Pair = 1, padding: Pair = 0) -
     if not kh or not kw:
         raise ValueError(f"conv2d: w of shape {w.shape} has an empty kernel")
     oh, ow = _output_size("conv2d", x.shape, (kh, kw), stride, padding)
-    cols = Im2ColFunction.apply(x, kernel=(kh, kw), stride=stride, padding=padding)
-    y = cols @ w.reshape(f, c * kh * kw).T
+    cols = Im2ColFunction.apply(x, kernel=(kh, kw), stride=stride, padding=padding)  # (N, C * KH * KW, OH * OW)
+    y = w.reshape(f, c * kh * kw) @ cols  # (N, F, OH * OW)
     if b is not None:
-        y = y + b
-    return y.reshape(x.shape[0], oh, ow, f).transpose(0, 3, 1, 2)
+        y = y + b.reshape(f, 1)
+    return y.reshape(x.shape[0], f, oh, ow)
 
 
 # --- pooling --------------------------------------------------------------------------------------------

@@ -80,13 +80,28 @@ def test_the_input_gradient_is_a_full_convolution_with_the_flipped_kernel(n, k, 
     np.testing.assert_allclose(w.grad.reshape(-1), np.correlate(x.data.reshape(-1), g, "valid"), rtol=1e-12)
 
 
-def test_im2col_puts_each_window_in_a_row_and_col2im_counts_the_overlaps():
+def test_im2col_puts_each_window_in_a_column_and_col2im_counts_the_overlaps():
     x = np.array([1.0, 2.0, 3.0, 4.0]).reshape(1, 1, 1, 4)
-    assert im2col(x, (1, 3)).tolist() == [[1, 2, 3], [2, 3, 4]]
-    assert col2im(np.ones((2, 3)), (1, 1, 1, 4), (1, 3)).reshape(-1).tolist() == [1, 2, 2, 1]
+    assert im2col(x, (1, 3))[0].T.tolist() == [[1, 2, 3], [2, 3, 4]]
+    assert col2im(np.ones((1, 3, 2)), (1, 1, 1, 4), (1, 3)).reshape(-1).tolist() == [1, 2, 2, 1]
     # with padding 1 and stride 2 on a 3x3 image, the four 3x3 windows meet at the centre
-    counts = col2im(np.ones((4, 9)), (1, 1, 3, 3), 3, stride=2, padding=1)
+    counts = col2im(np.ones((1, 9, 4)), (1, 1, 3, 3), 3, stride=2, padding=1)
     assert counts[0, 0].tolist() == [[1, 2, 1], [2, 4, 2], [1, 2, 1]]
+
+
+@given(data=st.data())
+@settings(max_examples=25, deadline=None)
+def test_col2im_is_the_adjoint_of_im2col(data):
+    # <im2col(x), c> = <x, col2im(c)> for all x and c: what makes col2im the VJP of im2col
+    kernel, stride = data.draw(st.tuples(st.integers(1, 3), st.integers(1, 3)), label="kernel"), \
+        data.draw(st.tuples(st.integers(1, 3), st.integers(1, 3)), label="stride")
+    padding = data.draw(st.tuples(st.integers(0, 2), st.integers(0, 2)), label="padding")
+    shape = (2, 2, data.draw(st.integers(3, 6)), data.draw(st.integers(3, 6)))
+    rng = np.random.default_rng(data.draw(st.integers(0, 1000)))
+    x = rng.standard_normal(shape)
+    cols = im2col(x, kernel, stride, padding)
+    c = rng.standard_normal(cols.shape)
+    assert np.vdot(cols, c) == pytest.approx(np.vdot(x, col2im(c, shape, kernel, stride, padding)), rel=1e-12)
 
 
 def direct_conv2d(x, w, b, stride, padding):
@@ -327,18 +342,13 @@ def against_torch(ours_fn, torch_fn, arrays, seed=2):
         close(a.grad, t.grad.numpy())
 
 
-def unfold(x, kernel, stride, padding):
-    cols = F.unfold(x, kernel, stride=stride, padding=padding)  # (N, C * KH * KW, L)
-    return cols.transpose(1, 2).reshape(-1, cols.shape[1])
-
-
 TORCH = {
     "softmax": (lambda x: softmax(x), lambda x: torch.softmax(x, -1), [randn(3, 5) * 3]),
     "softmax_axis1_of_3d": (lambda x: softmax(x, axis=1), lambda x: torch.softmax(x, 1), [randn(2, 4, 3)]),
     "log_softmax": (lambda x: log_softmax(x, axis=0), lambda x: F.log_softmax(x, 0), [randn(4, 3) * 3]),
     "logsumexp": (lambda x: logsumexp(x, axis=-1, keepdims=True),
                   lambda x: torch.logsumexp(x, -1, keepdim=True), [randn(3, 5) * 3]),
-    "im2col": (lambda x: im2col_op(x, (2, 3), (2, 1), (1, 2)), lambda x: unfold(x, (2, 3), (2, 1), (1, 2)),
+    "im2col": (lambda x: im2col_op(x, (2, 3), (2, 1), (1, 2)), lambda x: F.unfold(x, (2, 3), stride=(2, 1), padding=(1, 2)),
                [randn(2, 3, 5, 4)]),
     "conv2d": (lambda x, w, b: conv2d(x, w, b), lambda x, w, b: F.conv2d(x, w, b),
                [randn(2, 3, 6, 5), randn(4, 3, 3, 2, seed=1), randn(4, seed=2)]),
@@ -384,6 +394,13 @@ def im2col_op(x, kernel, stride, padding):
 def test_float64_matches_torch(name):
     ours, theirs, arrays = TORCH[name]
     against_torch(ours, theirs, arrays)
+
+
+@needs_torch
+def test_col2im_is_torch_fold():
+    c = randn(2, 12, 9)  # 2 channels of 2x3 windows at 3x3 positions
+    theirs = F.fold(torch.tensor(c), (4, 5), (2, 3), stride=(2, 1), padding=(1, 0)).numpy()
+    close(col2im(c, (2, 2, 4, 5), (2, 3), stride=(2, 1), padding=(1, 0)), theirs)
 
 
 @needs_torch
@@ -506,13 +523,15 @@ BAD = [
     (lambda: conv2d(X4, np.zeros((4, 3, 6, 3))), r"conv2d: the kernel 6x3 is larger than the input 5x5"),
     (lambda: conv2d(X4, np.zeros((4, 3, 8, 3)), padding=1),
      r"conv2d: the kernel 8x3 is larger than the padded input 7x7 \(x of shape \(2, 3, 5, 5\), padding \(1, 1\)\)"),
+    (lambda: conv2d(X4, np.zeros((4, 3, 0, 3))), r"conv2d: w of shape \(4, 3, 0, 3\) has an empty kernel"),
     (lambda: conv2d(X4, W4, stride=0), r"conv2d: stride must be a positive integer or a pair of them, got 0"),
     (lambda: conv2d(X4, W4, stride=(1, -2)), r"conv2d: stride must be a positive integer"),
     (lambda: conv2d(X4, W4, padding=-1), r"conv2d: padding must be an integer >= 0 or a pair of them, got -1"),
     (lambda: conv2d(X4, W4, np.zeros(3)), r"conv2d needs b of shape \(4,\) for w of shape \(4, 3, 3, 3\), got \(3,\)"),
     (lambda: im2col(np.zeros((5, 5)), 3), r"im2col needs x of shape \(N, C, H, W\), got shape \(5, 5\)"),
-    (lambda: col2im(np.zeros((8, 9)), (1, 1, 5, 5), 3),
-     r"col2im: cols of shape \(8, 9\) do not come from an input of shape \(1, 1, 5, 5\)"),
+    (lambda: col2im(np.zeros((1, 9, 8)), (1, 1, 5, 5), 3),
+     r"col2im: cols of shape \(1, 9, 8\) do not come from an input of shape \(1, 1, 5, 5\) with kernel \(3, 3\), "
+     r"stride \(1, 1\), padding \(0, 0\): expected \(1, 9, 9\)"),
     (lambda: max_pool2d(np.zeros((2, 3, 4)), 2), r"max_pool2d needs x of shape \(N, C, H, W\), got shape \(2, 3, 4\)"),
     (lambda: max_pool2d(X4, 0), r"max_pool2d: kernel must be a positive integer"),
     (lambda: max_pool2d(X4, 2, stride=-1), r"max_pool2d: stride must be a positive integer"),
@@ -535,6 +554,8 @@ BAD = [
     (lambda: layers.Residual(nn.Linear(3, 2, seed=0))(np.zeros((1, 3))), r"Residual: .* turned shape \(1, 3\) into"),
     (lambda: layers.SelfAttention(4)(np.zeros((2, 5))), r"needs x of shape \(..., T, 4\), got shape \(2, 5\)"),
     (lambda: layers.Conv2d(0, 2, 3), r"Conv2d: in_channels must be a positive integer, got 0"),
+    (lambda: layers.Conv2d(1, 2, (3, 0)), r"Conv2d: kernel_size must be a positive integer or a pair of them"),
+    (lambda: layers.MaxPool2d(-2), r"MaxPool2d: kernel_size must be a positive integer"),
     (lambda: layers.Conv2d(1, 2, 3)(np.zeros((1, 2, 5, 5))), r"conv2d: x of shape \(1, 2, 5, 5\) has 2 channels"),
     (lambda: layers.Dropout(1), r"dropout: p must lie in \[0, 1\), got 1"),
     (lambda: layers.BatchNorm(3, momentum=-1), r"BatchNorm: momentum must lie in \[0, 1\]"),
