@@ -7,6 +7,9 @@ fixtures, so that the rest of the suite neither needs nor waits for Playwright.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -50,20 +53,61 @@ def page(browser):
         yield fresh
 
 
+def _whole_suite(config) -> bool:
+    """Whether this run includes the portability tests: the whole suite (no paths given, or the tests
+    folder, or that module), and not only the browser tests."""
+    marks = config.getoption("markexpr", "") or ""
+    if "browser" in marks and "not browser" not in marks:
+        return False
+    paths = [Path(str(arg).split("::")[0]).resolve() for arg in config.args]
+    tests = Path(__file__).parent.resolve()
+    return not config.args or any(p in (tests, tests.parent, tests / "test_portability.py") for p in paths)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    """In the process that runs the session (not in an xdist worker), start the notebooks' runs under
+    other BLAS kernels at once, so that they overlap with the rest (see test_portability.py)."""
+    config = session.config
+    if hasattr(config, "workerinput") or config.getoption("collectonly") or not _whole_suite(config):
+        return
+    from test_portability import EARLY, launch_with_the_session
+
+    folder = Path(tempfile.mkdtemp(prefix="backprop-portability-"))
+    os.environ[EARLY] = str(folder)
+    config._portability_runs = (folder, launch_with_the_session(folder))
+
+
+def pytest_sessionfinish(session):
+    started = getattr(session.config, "_portability_runs", None)
+    if started is None:
+        return
+    folder, runs = started
+    for run in runs:
+        if run.poll() is None:
+            run.kill()
+        run.wait()
+    shutil.rmtree(folder, ignore_errors=True)
+    os.environ.pop("BACKPROP_COURSE_PORTABILITY_RUNS", None)
+
+
 # Units that spend most of their time waiting on processes of their own (nbval under other BLAS
 # kernels, sandboxes, batches of the grader): handed out right after the browser modules, in this
 # order, so that the CPU those processes leave idle goes to the many short units that follow.
-WAITING_FIRST = ("tests/test_portability.py", "tests/test_grading_attacks.py", "tests/test_gradebook.py",
+WAITING_FIRST = ("tests/test_grading_attacks.py", "tests/test_gradebook.py",
                  "tests/test_grading_hostile.py", "tests/test_release.py", "tests/test_platforms.py",
                  "tests/test_feedback.py", "tests/test_grading_sandbox.py", "tests/test_build.py")
+
+
+LAST = "tests/test_portability.py"  # its runs start with the session; its tests only read their verdicts
 
 
 def pytest_collection_modifyitems(config, items):
     """The order in which pytest-xdist hands out units of work (one per module, class or notebook, as
     with --dist loadscope): the two browser modules first, so that they start at once, side by side,
-    on the two workers; then the units that mostly wait (WAITING_FIRST), the portability runs first
-    since they take longest; then the rest, largest first (what xdist itself would do by default),
-    so that no long unit is left for the end."""
+    on the two workers; then the units that mostly wait (WAITING_FIRST); then the rest, largest first
+    (what xdist itself would do by default), so that no long unit is left for the end; and last the
+    portability tests, which read the verdicts of runs under way since the session started."""
     scopes: dict[str, list] = {}
     for item in items:
         scopes.setdefault(item.nodeid.rsplit("::", 1)[0], []).append(item)
@@ -71,6 +115,6 @@ def pytest_collection_modifyitems(config, items):
     def rank(group: list) -> tuple:
         module = group[0].nodeid.split("::", 1)[0]
         waiting = WAITING_FIRST.index(module) if module in WAITING_FIRST else len(WAITING_FIRST)
-        return group[0].get_closest_marker("browser") is None, waiting, -len(group)
+        return module == LAST, group[0].get_closest_marker("browser") is None, waiting, -len(group)
 
     items[:] = [item for group in sorted(scopes.values(), key=rank) for item in group]

@@ -8,8 +8,10 @@ and solution in a subprocess with OpenBLAS forced (``OPENBLAS_CORETYPE``) to oth
 than this machine's default, and every stored output must still match. Each test reports one
 notebook under one kernel family.
 
-One run per kernel family, all started together by the first test, each in two processes (about
-25 s of one core per family), beside the rest of the suite. A Jupyter kernel takes
+One run per kernel family, each through the notebooks one at a time (about 25 s of one core). A whole-suite
+run starts them with the session (tests/conftest.py), so that they use the cores the browser tests
+and the waiting tests leave idle, and this module's tests come last and only read the verdicts; run
+alone, the module starts them with its first test. A Jupyter kernel takes
 TCP ports that were free a moment before; one that loses a port to a kernel starting at the same
 moment in another process dies before it runs a cell, and its notebook is run once more.
 """
@@ -19,9 +21,12 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -33,10 +38,8 @@ from notebook_text import ROOT
 CORETYPES = ["Haswell", "Prescott"]
 NOTEBOOKS = [path.relative_to(ROOT).as_posix() for folder in ("lessons", "solutions")
              for path in sorted((ROOT / folder).glob("[0-9][0-9]_*.ipynb"))]
-# Two processes per kernel family (a notebook's cells stay in one), so the runs of both families use
-# the cores that the suite's waiting tests leave idle.
-NBVAL = ["-m", "pytest", "-o", "addopts=", "-p", "no:cacheprovider", "-q", "-n", "2", "--dist", "loadscope",
-         "--nbval", "--nbval-current-env", "--nbval-sanitize-with", "tests/nbval_sanitize.cfg"]
+NBVAL = ["-m", "pytest", "-o", "addopts=", "-p", "no:cacheprovider", "-p", "no:xdist", "-q", "--nbval",
+         "--nbval-current-env", "--nbval-sanitize-with", "tests/nbval_sanitize.cfg"]
 TIMEOUT = 900  # seconds for one run over all the notebooks; it takes about half a minute
 ANSI = re.compile(r"(\x1b|#x1B)\[[0-9;]*m")  # a colour code, raw or as the JUnit report escapes it
 KERNEL_DIED = re.compile(r"Kernel died before replying to kernel_info|Kernel didn't respond in \d+ seconds")
@@ -140,21 +143,15 @@ def _differences(failure: str) -> str:
     return "\n".join(lines[:40]) or failure[-2000:]
 
 
-@pytest.fixture(scope="module")
-def verdicts(request, tmp_path_factory) -> Iterator[Callable[[str], tuple[Verdicts, str]]]:
-    """For a kernel family: nbval's verdicts on every cell of lessons/ and solutions/, and its output.
-    The runs of all the families this session tests start at once, with the first test; a test
-    whose family cannot or need not be tested here is skipped."""
-    blas = _blas()
-    if "openblas" not in blas:
-        pytest.skip(f"numpy's BLAS is not OpenBLAS ({blas or 'unknown'}): OPENBLAS_CORETYPE changes nothing")
-    wanted = [item.callspec.params["coretype"] for item in request.session.items  # notebook cells have no module
-              if getattr(item, "module", None) is request.module and hasattr(item, "callspec")]
-    folder = tmp_path_factory.mktemp("portability")
+EARLY = "BACKPROP_COURSE_PORTABILITY_RUNS"  # the folder of the runs started with the session (conftest.py)
+
+
+def launch(coretypes: list[str], folder: Path) -> dict[str, subprocess.Popen | str]:
+    """Start nbval over lessons/ and solutions/ under each kernel family of ``coretypes`` (a run, or
+    why that family is not tested here)."""
     own_ok, own = _kernels(None)
-    runs: list[subprocess.Popen] = []
     started: dict[str, subprocess.Popen | str] = {}
-    for coretype in dict.fromkeys(wanted):
+    for coretype in dict.fromkeys(coretypes):
         ok, name = _kernels(coretype)
         if not ok:
             started[coretype] = f"numpy does not run with OPENBLAS_CORETYPE={coretype} on this processor: {name}"
@@ -163,7 +160,74 @@ def verdicts(request, tmp_path_factory) -> Iterator[Callable[[str], tuple[Verdic
                                  f"the suite's own nbval run covers them")
         else:
             started[coretype] = _start(coretype, ["lessons", "solutions"], folder / f"{coretype}.xml")
-            runs.append(started[coretype])
+    return started
+
+
+def launch_with_the_session(folder: Path) -> list[subprocess.Popen]:
+    """Called by conftest.py as the session starts: the runs of every family begin at once, beside the
+    browser tests and everything else, and each leaves ``<family>.done`` (or ``.skip`` with the reason)
+    in ``folder`` for the tests, which come last, to read."""
+    if "openblas" not in _blas():
+        return []
+    runs = []
+    for coretype, run in launch(CORETYPES, folder).items():
+        if isinstance(run, str):
+            (folder / f"{coretype}.skip").write_text(run)
+            continue
+        runs.append(run)
+
+        def finish(run: subprocess.Popen = run, coretype: str = coretype) -> None:
+            run.wait()
+            (folder / f"{coretype}.done").write_text(str(run.returncode))
+
+        threading.Thread(target=finish, daemon=True).start()
+    return runs
+
+
+class _Finished:
+    """A run started elsewhere (by the session), seen through the file it leaves when it ends."""
+
+    def __init__(self, done: Path):
+        self.done = done
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = time.monotonic() + (TIMEOUT if timeout is None else timeout)
+        while not self.done.exists():
+            if time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired("nbval", timeout)
+            time.sleep(0.2)
+        return int(self.done.read_text() or 0)
+
+    def kill(self) -> None:
+        pass
+
+    def poll(self) -> int | None:
+        return 0 if self.done.exists() else None
+
+
+@pytest.fixture(scope="module")
+def verdicts(request, tmp_path_factory) -> Iterator[Callable[[str], tuple[Verdicts, str]]]:
+    """For a kernel family: nbval's verdicts on every cell of lessons/ and solutions/, and its output.
+    The runs started with the session are read where they are; otherwise the runs of all the
+    families this module tests start at once, with its first test. A test whose family cannot or
+    need not be tested here is skipped."""
+    blas = _blas()
+    if "openblas" not in blas:
+        pytest.skip(f"numpy's BLAS is not OpenBLAS ({blas or 'unknown'}): OPENBLAS_CORETYPE changes nothing")
+    early = Path(os.environ[EARLY]) if os.environ.get(EARLY) else None
+    runs: list[subprocess.Popen] = []
+    started: dict[str, Any] = {}
+    if early is not None and early.is_dir():
+        folder = early
+        for coretype in CORETYPES:
+            skip = folder / f"{coretype}.skip"
+            started[coretype] = skip.read_text() if skip.exists() else _Finished(folder / f"{coretype}.done")
+    else:
+        wanted = [item.callspec.params["coretype"] for item in request.session.items  # notebook cells have no module
+                  if getattr(item, "module", None) is request.module and hasattr(item, "callspec")]
+        folder = tmp_path_factory.mktemp("portability")
+        started = launch(wanted, folder)
+        runs = [run for run in started.values() if not isinstance(run, str)]
     done: dict[str, tuple[Verdicts, str]] = {}
 
     def of(coretype: str) -> tuple[Verdicts, str]:
@@ -175,8 +239,9 @@ def verdicts(request, tmp_path_factory) -> Iterator[Callable[[str], tuple[Verdic
             died = [notebook for notebook, verdict in cells.items()
                     if any(KERNEL_DIED.search(failure) for _, failure in verdict)]
             if died:  # a port taken by another kernel at start-up, see the module's docstring
-                runs.append(_start(coretype, died, folder / f"{coretype}-again.xml"))
-                again, output_again = _finish(runs[-1], folder / f"{coretype}-again.xml")
+                again_report = tmp_path_factory.mktemp("again") / f"{coretype}-again.xml"
+                runs.append(_start(coretype, died, again_report))
+                again, output_again = _finish(runs[-1], again_report)
                 cells.update(again)
                 output += f"\n\nrun again: {' '.join(died)}\n{output_again}"
             done[coretype] = cells, output
