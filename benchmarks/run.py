@@ -207,15 +207,23 @@ def main(argv: list[str] | None = None) -> int:
     repeats = 3 if args.quick else 15
     print(f"machine: {platform.machine()}, {platform.processor() or 'unknown cpu'}, "
           f"python {platform.python_version()}, numpy {np.__version__}")
+    from conv import bench_conv2d  # here, not above: conv.py imports side_by_side from this module
+
     rows = []
-    for bench in (bench_value_vs_micrograd, bench_chain, bench_tensor_vs_numpy, bench_backward_vs_forward):
+    for bench in (bench_value_vs_micrograd, bench_chain, bench_tensor_vs_numpy, bench_backward_vs_forward,
+                  bench_conv2d):
         rows.extend(bench(repeats))
+    report(rows)
+    return 0
+
+
+def report(rows: list[tuple]) -> None:
+    """Print (name, ratio, goal, detail) rows as a table; a ratio of None is shown as n/a."""
     width = max(len(r[0]) for r in rows)
     print(f"{'benchmark':<{width}}  {'ratio':>7}  {'goal':>12}  detail")
     for name, ratio, goal, detail in rows:
         shown = "n/a" if ratio is None else f"{ratio:.2f}"
         print(f"{name:<{width}}  {shown:>7}  {goal or '':>12}  {detail}")
-    return 0
 
 
 if __name__ == "__main__":
