@@ -429,7 +429,6 @@ def lesson_graph(a, b):
 ]
 
 UNSAFE = re.compile("[\x1b\x07\r\u202e\ud800-\udfff]")
-PROGRESS = re.compile(r"\r\[[# ]*\] \d+/\d+")  # the grader's own progress bar redraws its line
 
 
 # --- what must not change ----------------------------------------------------------------------------------
@@ -965,7 +964,6 @@ def _terminal_safe(name: str, data: bytes) -> list[str]:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return [f"{name}: not UTF-8 ({exc})"]
-    text = PROGRESS.sub("", text)
     return [f"{name}: {m.group()!r} at {m.start()}: {text[max(0, m.start() - 40):m.start() + 20]!r}"
             for m in UNSAFE.finditer(text)][:3]
 

@@ -28,6 +28,7 @@ from pathlib import Path
 import nbformat
 
 from .exercises import exercise_number, make_exercise
+from .progress import progress_bar
 from .notebooks import NotebookError, dumps, execute, is_fresh, normalize, read_notebook, write_if_changed
 
 EXECUTED_FOLDERS = ("lessons", "solutions")
@@ -149,11 +150,18 @@ def build(root: str | os.PathLike, check: bool = False, jobs: int = 1, only: lis
             except NotebookError as exc:
                 result.errors.append(str(exc))
         return result
-    if jobs > 1 and len(executed) > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            outcomes = list(pool.map(_rebuild, executed, [refresh] * len(executed)))
-    else:
-        outcomes = [_rebuild(p, refresh) for p in executed]
+    with progress_bar(len(executed), "executing") as progress:
+        if jobs > 1 and len(executed) > 1:
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                outcomes = []
+                for outcome in pool.map(_rebuild, executed, [refresh] * len(executed)):
+                    outcomes.append(outcome)
+                    progress.update()
+        else:
+            outcomes = []
+            for path in executed:
+                outcomes.append(_rebuild(path, refresh))
+                progress.update()
     for path, written, error in outcomes:
         if error:
             result.errors.append(error)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..course.progress import progress_bar
 from . import exports, gradebook
 from .exports import RosterError, read_roster
 from .protocol import clean_text
@@ -43,25 +44,6 @@ def _write_feedback(folder: Path, result: dict[str, Any]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{_safe_name(result['student'])}_{_safe_name(result['exercise'])}.txt"
     path.write_text(table(result) + "\n", encoding="utf-8", errors="replace")
-
-
-class _Progress:
-    """A bar on stderr, drawn only where stderr is a terminal (a log file gets no carriage returns)."""
-
-    def __init__(self, total: int):
-        self.total, self.done = total, 0
-        self.shown = total > 0 and sys.stderr.isatty()
-
-    def step(self) -> None:
-        self.done += 1
-        if not self.shown:
-            return
-        filled = int(30 * self.done / max(self.total, 1))
-        print(f"\r[{'#' * filled}{' ' * (30 - filled)}] {self.done}/{self.total}", end="", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.shown:
-            print(file=sys.stderr)
 
 
 def _error(message: str) -> None:
@@ -251,7 +233,7 @@ def _batch(paths: list[str], db_path: str, jobs: int, student: str | None, feedb
                 skipped += 1
                 continue
             todo.append(group[0])
-        progress = _Progress(len(todo))
+        progress = progress_bar(len(todo), "grading")
         sandboxes = _Sandboxes(early)
         late: list[str] = []  # said after the progress bar
         try:
@@ -269,7 +251,7 @@ def _batch(paths: list[str], db_path: str, jobs: int, student: str | None, feedb
                         graded += 1
                         if feedback:
                             _write_feedback(Path(feedback), result)
-                    progress.step()
+                    progress.update()
         finally:
             sandboxes.close()
         progress.close()

@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..course.progress import progress_bar
 from . import gradebook
 from .registry import EXERCISES, QUESTIONS
 
@@ -127,7 +128,9 @@ def render(exercises: dict[str, ExerciseStats], errors: int, source: str) -> str
                 if errors else "") + "</p>"]
     if not exercises:
         parts.append("<p>The gradebook holds no grades yet.</p>")
+    progress = progress_bar(len(exercises), "report", unit="exercise")
     for number, stats in exercises.items():
+        progress.update()
         known = EXERCISES.get(number)
         title = f"Exercise {number}: {known.title}" if known else f"Exercise {number}"
         scores = sorted(stats.scores)
@@ -148,6 +151,7 @@ def render(exercises: dict[str, ExerciseStats], errors: int, source: str) -> str
             parts.append(f"<tr><td>{label}</td><td class=\"num\">{rate} ({q.passed}/{q.students})</td>"
                          f"<td class=\"num\">{q.mean:.2f} / {q.max_score:g}</td><td>{_mistakes(q)}</td></tr>")
         parts.append("</tbody></table></section>")
+    progress.close()
     parts.append("</body></html>")
     return "\n".join(parts)
 
