@@ -179,11 +179,18 @@ def write_if_changed(nb: nbformat.NotebookNode | str, path: str | os.PathLike) -
     text = nb if isinstance(nb, str) else dumps(nb)
     if p.exists() and p.read_text(encoding="utf-8") == text:
         return False
+    write_whole(p, text)
+    return True
+
+
+def write_whole(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all: a temporary file beside it, renamed over it, so
+    that an interrupted command never leaves half a file. The text's line endings are kept as they are."""
+    p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f".{p.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(p)  # atomic: an interrupted build never leaves half a notebook
-    return True
+    tmp.write_text(text, encoding="utf-8", newline="")
+    tmp.replace(p)
 
 
 def execute(nb: nbformat.NotebookNode, cwd: str | os.PathLike, timeout: int = 300) -> nbformat.NotebookNode:

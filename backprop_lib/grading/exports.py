@@ -123,15 +123,6 @@ def column(exercise: str) -> str:
     return f"Exercise {exercise}: {known.title}" if known else f"Exercise {exercise}"
 
 
-def _write(path: str | os.PathLike, rows: list[list[str]]) -> None:
-    """Write a CSV file whole or not at all."""
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows(rows)
-    tmp.replace(target)
-
-
 def _points(grades: dict[str, dict], exercise: str) -> float:
     known = EXERCISES.get(exercise)
     if known is not None:
@@ -151,7 +142,7 @@ def export_canvas(db_path: str | os.PathLike, roster_path: str | os.PathLike, ou
         own = by_person[person.id]
         rows.append([person.name or person.id, "", person.sis_user_id or person.id, person.sis_login_id,
                      person.section, *(f"{own[e][0]:g}" if e in own else "" for e in export.exercises)])
-    _write(out, rows)
+    gradebook.write_csv(out, rows)
     export.rows = len(people)
     return export
 
@@ -168,6 +159,6 @@ def export_moodle(db_path: str | os.PathLike, roster_path: str | os.PathLike, ou
         own = by_person[person.id]
         rows.append([person.id, *([person.email] if emails else []),
                      *(f"{own[e][0]:g}" if e in own else "" for e in export.exercises)])
-    _write(out, rows)
+    gradebook.write_csv(out, rows)
     export.rows = len(people)
     return export

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 import random
@@ -20,6 +21,8 @@ from contextlib import closing, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from ..course.notebooks import write_whole
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS grades (
@@ -172,16 +175,20 @@ def export_csv(db_path: str | os.PathLike, csv_path: str | os.PathLike) -> int:
                 "SELECT student, exercise, question, score, cases_passed, cases_total FROM questions"):
             per_question.setdefault((student, exercise), {})[qid] = (score, passed, total)
     question_ids = sorted({qid for questions in per_question.values() for qid in questions})
-    tmp = Path(csv_path).with_name(f".{Path(csv_path).name}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["student", "exercise", "score", "max_score", "graded_at", *question_ids,
-                         *(f"{q} tests" for q in question_ids)])
-        for student, exercise, score, max_score, graded_at in rows:
-            questions = per_question.get((student, exercise), {})
-            writer.writerow([student, exercise, f"{score:g}", f"{max_score:g}", graded_at,
-                             *(f"{questions[q][0]:g}" if q in questions else "" for q in question_ids),
-                             *(f"{questions[q][1]}/{questions[q][2]}" if q in questions and questions[q][2]
-                               else "" for q in question_ids)])
-    tmp.replace(csv_path)
+    table = [["student", "exercise", "score", "max_score", "graded_at", *question_ids,
+              *(f"{q} tests" for q in question_ids)]]
+    for student, exercise, score, max_score, graded_at in rows:
+        questions = per_question.get((student, exercise), {})
+        table.append([student, exercise, f"{score:g}", f"{max_score:g}", graded_at,
+                      *(f"{questions[q][0]:g}" if q in questions else "" for q in question_ids),
+                      *(f"{questions[q][1]}/{questions[q][2]}" if q in questions and questions[q][2]
+                        else "" for q in question_ids)])
+    write_csv(csv_path, table)
     return len(rows)
+
+
+def write_csv(path: str | os.PathLike, rows: list[list[str]]) -> None:
+    """Write ``rows`` as a CSV file, whole or not at all."""
+    text = io.StringIO()
+    csv.writer(text).writerows(rows)
+    write_whole(path, text.getvalue())

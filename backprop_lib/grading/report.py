@@ -13,10 +13,12 @@ import html
 import io
 import json
 import os
+import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..course.notebooks import write_whole
 from ..course.progress import progress_bar
 from . import gradebook
 from .registry import EXERCISES, QUESTIONS
@@ -134,7 +136,7 @@ def render(exercises: dict[str, ExerciseStats], errors: int, source: str) -> str
         known = EXERCISES.get(number)
         title = f"Exercise {number}: {known.title}" if known else f"Exercise {number}"
         scores = sorted(stats.scores)
-        median = scores[len(scores) // 2] if len(scores) % 2 else (scores[len(scores) // 2 - 1] + scores[len(scores) // 2]) / 2
+        median = statistics.median(scores)
         full = sum(s >= stats.max_score for s in scores)
         parts.append(f'<section class="exercise" id="exercise-{html.escape(number)}"><h2>{html.escape(title)}</h2>')
         parts.append(f"<p>{len(scores)} student{'s' * (len(scores) != 1)}; mean {sum(scores) / len(scores):.1f}, "
@@ -160,8 +162,5 @@ def write_report(db_path: str | os.PathLike, out: str | os.PathLike) -> dict[str
     """Write the class report of the gradebook ``db_path`` to ``out`` (whole or not at all)."""
     exercises, errors = class_statistics(db_path)
     page = render(exercises, errors, Path(db_path).name)
-    target = Path(out)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(target)
+    write_whole(out, page)
     return exercises
