@@ -86,3 +86,15 @@ def test_a_question_that_builds_on_a_failed_answer_says_which_to_fix_first(tmp_p
         assert by_id[later].status == "failed"
         assert by_id[later].feedback.endswith("This question builds on `07.jvp`, which failed too: fix that first.")
     assert "builds on" not in by_id["07.jacobian_reverse"].feedback
+
+
+def test_a_forged_place_of_an_error_names_no_cell_the_notebook_does_not_have():
+    """The place comes from the sandbox: the judge reads the code from its own copy of the cells and
+    names nothing for a file that is no cell of this notebook, or a line past its end."""
+    from backprop_lib.grading.runner import _locator
+
+    locate = _locator(["def f():\n    return 1 / 0\n"], [4])
+    assert locate("<cell 1>", 2, "f") == "in `f`, cell 4, line 2: `return 1 / 0`"
+    assert locate("<cell 1>", 9, "f") == "in `f`, cell 4, line 9"
+    assert locate("<cell 2>", 1, "f") is None and locate("<cell 0>", 1, "f") is None
+    assert locate("/etc/passwd", 1, "f") is None

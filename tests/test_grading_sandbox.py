@@ -77,12 +77,33 @@ def test_the_expected_steps_in_order_are_accepted_and_cleaned():
     [b"not json"],
     [b"[" * 100_000],
     [message(cell=0), message(cell_error=2, error="x")],
+    # the announcement of each case: only inside a question, in order, never beyond its cases
+    [message(case=0)],
+    [message(question="01.a"), message(case=1)],
+    [message(question="01.a"), message(case=0), message(case=0)],
+    [message(question="01.b"), message(case=0), message(case=1)],
+    [message(question="01.a"), message(case=True)],
+    [message(question="01.a"), message(case=0, extra=1)],
+    # where an error happened: [file name, line, function], nothing else
+    *[[message(question="01.a"), message(report="01.a", data={"outcomes": [{"value": 1}, {"error": ["E", "m"], "at": at}]})]
+      for at in (["<cell 1>", 0, "f"], ["<cell 1>", True, "f"], ["<cell 1>", 10**8, "f"], ["<cell 1>", 1],
+                 [1, 1, "f"], ["<cell 1>", 1, ["f"]], "<cell 1>:1")],
+    [message(question="01.a"), message(report="01.a", data={"outcomes": [{"value": 1}, {"value": 1, "at": ["a", 1, "f"]}]})],
 ])
 def test_anything_out_of_place_or_malformed_is_a_protocol_error(steps):
     e = expectation()
     with pytest.raises(ProtocolError):
         for step in steps:
             e.accept(step)
+
+
+def test_cases_announced_in_order_and_an_error_with_its_place_are_accepted_and_cleaned():
+    e = expectation()
+    e.accept(message(question="01.a"))
+    assert [e.accept(message(case=i)) for i in range(2)] == [{"case": 0}, {"case": 1}]
+    report = e.accept(message(report="01.a", data={"outcomes": [
+        {"value": 1.0}, {"error": ["ValueError", "bad"], "at": ["<cell 3>\x1b[2J", 7, "f\u202e"]}]}))
+    assert report["data"]["outcomes"][1] == {"error": ["ValueError", "bad"], "at": ["<cell 3>[2J", 7, "f"]}
 
 
 def test_nothing_is_accepted_after_the_end():
