@@ -85,8 +85,14 @@ class _Explorer:
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         # The live view, and what a stored notebook shows before its kernel runs: a hint rather than
         # the widget's repr. (An _ipython_display_ method would take precedence over this one.)
+        # A static picture of the current state rides along, so that a reader without a kernel (a
+        # stored notebook on a website, in a viewer) sees the explorer's first figure; a live
+        # JupyterLab shows the widget instead, since it prefers the widget view.
         bundle = self.widget._repr_mimebundle_(**kwargs)
         bundle["text/plain"] = f"{type(self).__name__}: run this cell to use the interactive explorer."
+        picture = [out for out in getattr(self, "plot", widgets.Output()).outputs if "image/png" in out.get("data", {})]
+        if picture:
+            bundle["image/png"] = picture[-1]["data"]["image/png"]
         return bundle
 
 

@@ -102,6 +102,14 @@ def test_an_explorer_displays_as_its_widget():
     assert explorer.plot in explorer.widget.children
 
 
+def test_an_explorer_carries_a_static_picture_of_what_it_shows_for_readers_without_a_kernel():
+    explorer = widgets.GraphExplorer(LESSON01)
+    bundle = explorer._repr_mimebundle_()
+    assert bundle["image/png"] == explorer.plot.outputs[-1]["data"]["image/png"]
+    assert base64.b64decode(bundle["image/png"]).startswith(b"\x89PNG")
+    assert "run this cell" in bundle["text/plain"]
+
+
 # --- SweepStepper --------------------------------------------------------------------------------
 
 
