@@ -50,12 +50,12 @@ def test_finite_differences_are_written_in_plain_python_not_taken_from_gradcheck
     assert "gradcheck" not in code
 
 
-def test_uses_only_the_graph_layer_plus_viz_and_widgets():
+def test_uses_only_the_graph_layer_plus_viz_widgets_and_practice():
     code = "\n".join(CODE)
     modules = set(re.findall(r"(?:from|import)\s+backprop_lib\.(\w+)", code))
     modules |= {name.strip() for group in re.findall(r"from\s+backprop_lib\s+import\s+([\w, ]+)", code)
                 for name in group.split(",")}
-    assert modules <= {"graph", "viz", "widgets"}, modules
+    assert modules <= {"graph", "viz", "widgets", "practice"}, modules
 
 
 def test_error_against_h_shows_truncation_falling_and_round_off_rising():
@@ -74,11 +74,56 @@ def test_error_against_h_shows_truncation_falling_and_round_off_rising():
     assert best_central < best_one_sided / 10
 
 
+def test_best_step_is_computed_and_text_table_and_plot_agree():
+    table = re.findall(r"^\s*(1e-\d\d)\s+(\S+)\s+(\S+)$", OUTPUT, re.MULTILINE)
+    best = min(table, key=lambda row: float(row[2]))[0]
+    assert best == "1e-06"
+    assert printed_line(f"best step, central:   h = {best} (error 2.5e-11)")
+    assert printed_line("best step, one-sided: h = 1e-08 (error 4.0e-09)")
+    assert "plot_error_vs_h(g, lambda x: 3 * x * x, 1.0, hs=steps)" in "\n".join(CODE)
+    summary = MARKDOWN.split("## Summary", 1)[1].split("## Check your understanding", 1)[0]
+    assert "best\n  central step is $h = 10^{-6}$" in summary
+    assert "10^{-5}$ with a central difference is a common default" not in MARKDOWN
+
+
 def test_own_example_beside_the_canonical_one():
     assert "café bill" in MARKDOWN
     assert printed_line("total = 14.4")
     assert printed_line("d tip/d rate = 12")
     assert "d total/d price = 3.600000" in OUTPUT
+    assert printed_line("sum over the two routes = 3.600000")
+
+
+def test_conventions_box_holds_the_course_notation():
+    box = next(c.source for c in CELLS if c.cell_type == "markdown" and c.source.startswith("## Conventions"))
+    for line in [r"$h$ is a finite-difference step; $\epsilon_{\text{mach}}$ is machine precision",
+                 r"edge $u \to v$ carries the local derivative $\partial v/\partial u$",
+                 "Greek letters", "increasing left to right", "One letter, one meaning"]:
+        assert line in box
+    assert CELLS.index(next(c for c in CELLS if c.source.startswith("## Conventions"))) == 1
+    # one meaning per symbol: machine precision is never a bare epsilon, a step never anything but h
+    assert "\\varepsilon" not in MARKDOWN
+
+
+def test_practice_predictions_and_a_fill_in():
+    predictions = [i for i, c in enumerate(CELLS) if c.cell_type == "markdown" and c.source.startswith("**Predict.**")]
+    assert len(predictions) >= 3
+    for i in predictions:
+        assert CELLS[i + 1].source.startswith("guess = ...  # your prediction of")
+        assert "reveal(guess, " in CELLS[i + 3].source
+    assert any(c.source.startswith("**Your turn.**") for c in CELLS if c.cell_type == "markdown")
+    assert 'check("01.bill_edges", bill_edges_today)' in "\n".join(CODE)
+
+
+def test_links_to_next_lesson_exercise_and_further_reading():
+    nav = ("Next: [Lesson 02 · Sum over paths, and factoring the paths](02_paths_and_modes.ipynb) · "
+           "Exercise: [exercises/01_computational_graphs.ipynb](../exercises/01_computational_graphs.ipynb)")
+    assert CELLS[0].source.endswith(nav) and CELLS[-1].source.endswith(nav)
+    assert CELLS[-1].source.startswith("## Further reading")
+    links = ["https://colah.github.io/posts/2015-08-Backprop/", "https://cs231n.github.io/optimization-2/",
+             "https://github.com/karpathy/micrograd", "https://jmlr.org/papers/v18/17-468.html",
+             "https://doi.org/10.1137/1.9780898717761"]
+    assert sum(link in CELLS[-1].source for link in links) >= 3
 
 
 @pytest.mark.parametrize("term", [
