@@ -325,6 +325,26 @@ def test_custom_sigmoid_node_versus_composed_sigmoid():
     assert by_gid(custom_ax, "edge-label")["v1.0"].get_text() == f"{s * (1 - s):.3g}"
 
 
+def test_compact_value_graph_writes_each_operation_into_its_result_and_fits_a_column():
+    ax = viz.draw_value_graph(micrograd_example(), compact=True)
+    labels = {n: t.get_text() for n, t in by_gid(ax, "node-label").items()}
+    assert labels == {"a": "a\ndata 2\ngrad 6", "b": "b\ndata -3\ngrad -4", "c": "c\ndata 10\ngrad -2",
+                      "e": "e = ×\ndata -6\ngrad -2", "d": "d = +\ndata 4\ngrad -2", "f": "f\ndata -2\ngrad 4",
+                      "L": "L = ×\ndata -8\ngrad 1"}
+    derivatives = {e: t.get_text() for e, t in by_gid(ax, "edge-label").items()}
+    assert derivatives == {"e.0": "-3", "e.1": "2", "d.0": "1", "d.1": "1", "L.0": "-2", "L.1": "4"}
+    assert len(by_gid(ax, "edge")) == 6  # value to value: no oval, no arrow out of one
+    assert by_gid(viz.draw_value_graph(Value(3.0) ** 2, compact=True), "node-label")["v1"].get_text().startswith("**2\n")
+    x = Value(1.0, label="x")
+    e = x.exp()
+    s = e / (1 + e)
+    wide = viz.draw_value_graph(s)
+    assert wide.figure.get_size_inches()[0] > 7.0
+    ax = viz.draw_value_graph(s, compact=True, max_width=7.0)
+    assert ax.figure.get_size_inches()[0] <= 7.0 and min(t.get_fontsize() for t in ax.texts) >= 9.0
+    plt.close("all")
+
+
 def test_tensor_graph_shows_operations_and_shapes():
     X = Tensor(np.ones((4, 3)))
     W = Tensor(np.ones((3, 2)), requires_grad=True, label="W")
@@ -412,3 +432,88 @@ def test_path_counts_on_a_log_scale():
     assert list(ax.lines[0].get_ydata()) == [3, 9, 27, 81]
     with pytest.raises(ValueError, match="one length"):
         viz.plot_path_counts(depths, [1, 2], [1, 2, 3, 4])
+
+
+def test_tensor_graph_draws_a_named_constant_as_an_input_of_its_operation():
+    X = Tensor(np.ones((4, 3)), label="X")
+    W = Tensor(np.ones((3, 2)), requires_grad=True, label="W")
+    XW = X @ W
+    XW.label = "XW"
+    loss = XW.sum()
+    plain = viz.draw_tensor_graph(loss)
+    assert "X" not in by_gid(plain, "node")  # the engine records no constant
+    ax = viz.draw_tensor_graph(loss, constants=[(X, XW)])
+    assert by_gid(ax, "node-label")["X"].get_text() == "X\nshape (4, 3)\nno grad"
+    assert len(by_gid(ax, "node")) == len(by_gid(plain, "node")) + 1
+    assert len(by_gid(ax, "edge")) == len(by_gid(plain, "edge")) + 1
+    with pytest.raises(ValueError, match="not computed in this graph"):
+        viz.draw_tensor_graph(loss, constants=[(X, W)])
+    with pytest.raises(ValueError, match="requires a gradient"):
+        viz.draw_tensor_graph(loss, constants=[(W, XW)])
+    with pytest.raises(TypeError, match="pairs"):
+        viz.draw_tensor_graph(loss, constants=[(X.data, XW)])
+
+
+def test_compact_tensor_graph_writes_each_operation_into_its_result_and_fits_a_column():
+    X = Tensor(np.ones((5, 3)), label="X")
+    W = Tensor(np.ones((3, 4)), requires_grad=True, label="W")
+    b = Tensor(np.zeros(4), requires_grad=True, label="b")
+    XW = X @ W
+    XW.label = "XW"
+    Z = XW + b
+    Z.label = "Z"
+    loss = Z.relu().mean()
+    loss.label = "L"
+    full = viz.draw_tensor_graph(loss, constants=[(X, XW)])
+    ax = viz.draw_tensor_graph(loss, constants=[(X, XW)], compact=True, max_width=7.0)
+    labels = {t.get_text() for t in by_gid(ax, "node-label").values()}
+    assert {"XW = MatMul\nshape (5, 4)", "Z = Add\nshape (5, 4)", "ReLU\nshape (5, 4)", "L = Mean\nvalue 3"} <= labels
+    assert len(by_gid(ax, "node")) == len(by_gid(full, "node")) - 4  # no ovals for the four operations
+    assert ax.figure.get_size_inches()[0] <= 7.0
+    assert min(t.get_fontsize() for t in ax.texts) >= 9.0
+    wide = viz.draw_tensor_graph(loss, constants=[(X, XW)])
+    assert wide.figure.get_size_inches()[0] > 7.0  # the full drawing would not fit
+    plt.close("all")
+
+
+def test_decision_boundary_with_validation_points_and_a_legend():
+    X = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    y = np.array([0, 1, 1, 0])
+    X_val, y_val = np.array([[2.0, 2.0], [0.5, 0.2]]), np.array([1, 0])
+    _, ax = plt.subplots()
+    viz.plot_decision_boundary(lambda p: (p[:, 1] > 0.5).astype(int), X, y, ax=ax, resolution=20,
+                               X_val=X_val, y_val=y_val, legend=True, class_names=["left", "right"])
+    assert len(ax.collections) >= 2 and ax.get_xlim()[1] > 2.0  # the grid covers the validation points too
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts == ["left", "right", "training point", "validation point"]
+    _, bare = plt.subplots()
+    viz.plot_decision_boundary(lambda p: (p[:, 1] > 0.5).astype(int), X, y, ax=bare, resolution=20)
+    assert bare.get_legend() is None
+    with pytest.raises(ValueError, match="both X_val and y_val"):
+        viz.plot_decision_boundary(lambda p: np.zeros(len(p), int), X, y, X_val=X_val)
+    with pytest.raises(ValueError, match="y_val must have shape"):
+        viz.plot_decision_boundary(lambda p: np.zeros(len(p), int), X, y, X_val=X_val, y_val=y_val[:1])
+    with pytest.raises(ValueError, match="class_names"):
+        viz.plot_decision_boundary(lambda p: np.zeros(len(p), int), X, y, class_names=["only one"])
+    plt.close("all")
+
+
+def test_grad_norm_history_smooths_each_layer_with_a_moving_average():
+    norms = [[1.0, 10.0], [100.0, 10.0], [1.0, 10.0], [100.0, 10.0]]
+    ax = viz.plot_grad_norm_history(norms)
+    assert [line.get_label() for line in ax.lines] == ["layer 1", "layer 2"]
+    ax = viz.plot_grad_norm_history(norms, window=2, labels=["first", "last"])
+    smooth = [line for line in ax.lines if line.get_label().endswith("(2-step average)")]
+    assert [line.get_label() for line in smooth] == ["first (2-step average)", "last (2-step average)"]
+    assert np.allclose(smooth[0].get_ydata(), [1.0, 10.0, 10.0, 10.0])  # geometric means on a log axis
+    assert np.allclose(viz.moving_average([1.0, 3.0, 5.0, 7.0], 2), [1.0, 2.0, 4.0, 6.0])
+    assert np.allclose(viz.moving_average([2.0, 8.0], 3, geometric=True), [2.0, 4.0])
+    with pytest.raises(ValueError, match="window"):
+        viz.plot_grad_norm_history(norms, window=0)
+    with pytest.raises(ValueError, match="labels"):
+        viz.plot_grad_norm_history(norms, labels=["one"])
+    with pytest.raises(ValueError, match="positive on a log axis"):
+        viz.plot_grad_norm_history([[0.0, 1.0]])
+    with pytest.raises(ValueError, match="table"):
+        viz.plot_grad_norm_history([1.0, 2.0])
+    plt.close("all")

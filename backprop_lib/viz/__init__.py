@@ -12,8 +12,10 @@ resized to fit the graph: that is how the widgets redraw into one figure.
 """
 from .graphs import draw_graph, draw_tensor_graph, draw_value_graph
 from .layout import layered_layout
-from .plots import plot_decision_boundary, plot_error_vs_h, plot_grad_norms, plot_loss_curves, plot_path_counts
+from .plots import (moving_average, plot_decision_boundary, plot_error_vs_h, plot_grad_norm_history, plot_grad_norms,
+                    plot_loss_curves, plot_path_counts)
 from .style import PALETTE, format_number
 
 __all__ = ["PALETTE", "draw_graph", "draw_tensor_graph", "draw_value_graph", "format_number", "layered_layout",
-           "plot_decision_boundary", "plot_error_vs_h", "plot_grad_norms", "plot_loss_curves", "plot_path_counts"]
+           "moving_average", "plot_decision_boundary", "plot_error_vs_h", "plot_grad_norm_history", "plot_grad_norms",
+           "plot_loss_curves", "plot_path_counts"]

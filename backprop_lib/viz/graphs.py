@@ -40,6 +40,7 @@ _LINESPACING = 1.3
 _PAD_X, _PAD_Y = 8.0, 5.0
 _MIN_BOX_W = 36.0
 _GAP_X, _GAP_Y = 48.0, 20.0
+_GAP_X_COMPACT = 30.0  # no oval between two boxes: a shorter arrow reads as well
 _MARGIN = 10.0
 _MAX_SCALE = 1.25  # a big axes may enlarge a small graph a little, no more
 _MAX_FIG_IN = (13.0, 9.0)
@@ -202,15 +203,15 @@ def _geometry(nodes: list[_Node], edges: list[_Edge], layout: _Layout, size: Map
 
 
 def _draw_scene(ax: Axes | Figure | None, nodes: list[_Node], edges: list[_Edge], align_inputs: bool,
-                title: str | None) -> Axes:
+                title: str | None, max_width: float | None = None, min_gap: float = _GAP_X) -> Axes:
     """Lay out and draw boxes and arrows; all geometry is in points, scaled to fit the axes."""
     if not nodes:
-        ax, _ = _fit_axes(ax, (0.0, 0.0, 72.0, 36.0), title)
+        ax, _ = _fit_axes(ax, (0.0, 0.0, 72.0, 36.0), title, max_width)
         return ax
     layout = _layered([n.key for n in nodes], [(e.source, e.target) for e in edges], align_inputs)
     size = {n.key: _box_size(n) for n in nodes}
     label_w = max((_text_size(e.label, _EDGE_FONT)[0] for e in edges if e.label), default=0.0)
-    gap_x = max(_GAP_X, label_w + 28.0)
+    gap_x = max(min_gap, label_w + 28.0)
     geometry = _geometry(nodes, edges, layout, size, gap_x)
     for _ in range(_WIDENINGS):  # wider gaps between layers leave more room for crowded labels
         if not geometry.clashes:
@@ -219,7 +220,7 @@ def _draw_scene(ax: Axes | Figure | None, nodes: list[_Node], edges: list[_Edge]
         wider = _geometry(nodes, edges, layout, size, gap_x)
         if wider.clashes < geometry.clashes:
             geometry = wider
-    ax, s = _fit_axes(ax, geometry.bounds, title)
+    ax, s = _fit_axes(ax, geometry.bounds, title, max_width)
 
     arrow = ArrowStyle("-|>", head_length=0.7, head_width=0.35)
     for edge, points, rect in zip(edges, geometry.paths, geometry.labels):
@@ -256,13 +257,18 @@ def _draw_scene(ax: Axes | Figure | None, nodes: list[_Node], edges: list[_Edge]
     return ax
 
 
-def _fit_axes(ax: Axes | Figure | None, bounds: tuple, title: str | None) -> tuple[Axes, float]:
-    """The axes to draw on and the scale (points per layout point) that fits ``bounds`` into it."""
+def _fit_axes(ax: Axes | Figure | None, bounds: tuple, title: str | None,
+              max_width: float | None = None) -> tuple[Axes, float]:
+    """The axes to draw on and the scale (points per layout point) that fits ``bounds`` into it.
+
+    A figure made here is at most ``max_width`` inches wide (by default ``_MAX_FIG_IN[0]``).
+    """
     x0, y0, x1, y1 = bounds
     need_w, need_h = x1 - x0, y1 - y0
     if not isinstance(ax, Axes):
         title_in = 0.35 if title else 0.0
-        shrink = min(1.0, _MAX_FIG_IN[0] * 72 / need_w, _MAX_FIG_IN[1] * 72 / need_h)
+        widest = _MAX_FIG_IN[0] if max_width is None else max_width
+        shrink = min(1.0, widest * 72 / need_w, _MAX_FIG_IN[1] * 72 / need_h)
         w_in = max(need_w * shrink / 72, 2.0)
         h_in = max(need_h * shrink / 72, 0.8)
         figsize = (w_in, h_in + title_in)
@@ -390,30 +396,65 @@ def draw_value_graph(root: Value | Tensor, ax: Axes | Figure | None = None, show
 
 
 def draw_tensor_graph(root: Tensor, ax: Axes | Figure | None = None, show_grad: bool = False,
-                      title: str | None = None) -> Axes:
+                      title: str | None = None, constants: Iterable[tuple[Tensor, Tensor]] = (),
+                      compact: bool = False, max_width: float | None = None) -> Axes:
     """Draw the graph that computed ``root``: a box per tensor (label and shape), an oval per op.
 
-    Only tensors that require a gradient are part of the graph; constant inputs are left out. With
-    ``show_grad`` a box also gives the norm of the tensor's ``grad``, once it has one.
+    Only tensors that require a gradient are recorded by the engine, so a constant input (data, a
+    mask) is drawn only when it is named in ``constants``: pairs ``(constant, result)`` of the
+    constant and a tensor of the graph computed from it; it becomes an input box (reading
+    ``no grad``) with an arrow into that result's operation. With ``show_grad`` a box also gives
+    the norm of the tensor's ``grad``, once it has one. ``compact`` writes each operation into its
+    result's box (``Z = Add``) instead of an oval of its own, which halves the width; ``max_width``
+    caps the width in inches of a figure made here (the drawing shrinks to fit).
     """
     if not isinstance(root, Tensor):
         raise TypeError(f"draw_tensor_graph needs a Tensor, got {type(root).__name__}")
+    order = dependency_order(root, attrgetter("_prev"))
+    ids = {id(t) for t in order}
+    fed: dict[int, list[Tensor]] = {}
+    for constant, result in constants:
+        if not isinstance(constant, Tensor) or not isinstance(result, Tensor):
+            raise TypeError("constants holds (constant, result) pairs of Tensors")
+        if id(result) not in ids or result._fn is None:
+            raise ValueError(f"a constant feeds {result.label or 'a tensor'!r}, which is not computed in this graph")
+        if id(constant) in ids:
+            raise ValueError(f"{constant.label or 'a constant'!r} is already in the graph: it requires a gradient")
+        fed.setdefault(id(result), []).append(constant)
     nodes, edges = [], []
-    for i, t in enumerate(dependency_order(root, attrgetter("_prev"))):
-        lines = [t.label] if t.label else []
-        lines.append(f"value {format_number(t.data.reshape(()))}" if t.ndim == 0 else f"shape {t.shape}")
-        if show_grad and t.grad is not None:
-            lines.append(f"|grad| {format_number(np.linalg.norm(t.grad))}")
-        kind = "output" if t is root else "inner" if t._prev else "input"
+    for i, t in enumerate(order):
         name = t.label or f"t{i}"
-        nodes.append(_Node(("tensor", id(t)), name, "\n".join(lines), kind))
+        for j, constant in enumerate(fed.get(id(t), ())):
+            c_name = constant.label or f"{name}.c{j}"
+            nodes.append(_Node(("tensor", id(constant)), c_name, _tensor_text(constant, False) + "\nno grad", "input"))
+            target = ("tensor", id(t)) if compact else ("op", id(t))
+            edges.append(_Edge(("tensor", id(constant)), target, f"{name}.c{j}"))
+        text = _tensor_text(t, show_grad)
+        kind = "output" if t is root else "inner" if t._prev else "input"
+        if t._fn is not None and compact:
+            head, _, rest = text.partition("\n") if t.label else ("", "", text)
+            text = f"{head + ' = ' if head else ''}{t._fn.__name__}\n{rest}"
+        nodes.append(_Node(("tensor", id(t)), name, text, kind))
         if t._fn is None:
             continue
-        nodes.append(_Node(("op", id(t)), f"{name}.op", t._fn.__name__, "op"))
+        target = ("tensor", id(t))
+        if not compact:
+            nodes.append(_Node(("op", id(t)), f"{name}.op", t._fn.__name__, "op"))
+            edges.append(_Edge(("op", id(t)), target, name))
+            target = ("op", id(t))
         for j, parent in enumerate(t._prev):
-            edges.append(_Edge(("tensor", id(parent)), ("op", id(t)), f"{name}.{j}"))
-        edges.append(_Edge(("op", id(t)), ("tensor", id(t)), name))
-    return _draw_scene(ax, _topological(nodes, edges), edges, False, title)
+            edges.append(_Edge(("tensor", id(parent)), target, f"{name}.{j}"))
+    return _draw_scene(ax, _topological(nodes, edges), edges, False, title, max_width,
+                       _GAP_X_COMPACT if compact else _GAP_X)
+
+
+def _tensor_text(t: Tensor, show_grad: bool) -> str:
+    """A tensor's box: its label, its shape (a scalar's value) and, with ``show_grad``, |grad|."""
+    lines = [t.label] if t.label else []
+    lines.append(f"value {format_number(t.data.reshape(()))}" if t.ndim == 0 else f"shape {t.shape}")
+    if show_grad and t.grad is not None:
+        lines.append(f"|grad| {format_number(np.linalg.norm(t.grad))}")
+    return "\n".join(lines)
 
 
 def _topological(nodes: list[_Node], edges: list[_Edge]) -> list[_Node]:
