@@ -362,21 +362,27 @@ def _value_derivatives(v: Value) -> tuple:
 
 
 def draw_value_graph(root: Value | Tensor, ax: Axes | Figure | None = None, show_grad: bool = True,
-                     show_derivatives: bool = True, title: str | None = None) -> Axes:
+                     show_derivatives: bool = True, title: str | None = None, compact: bool = False,
+                     max_width: float | None = None) -> Axes:
     """Draw the expression graph that computed ``root``: a box per ``Value``, an oval per operation.
 
     A box reads the value's ``label`` (when set), ``data`` and, with ``show_grad``, ``grad``; the
     arrow from a value into an operation carries d(result)/d(value) with ``show_derivatives``.
-    Constants appear as inputs, each next to its first use. A ``Tensor`` root is drawn by
-    ``draw_tensor_graph``.
+    Constants appear as inputs, each next to its first use. ``compact`` writes each operation into
+    its result's box (``s = ÷``) instead of an oval of its own, so an arrow runs from value to value
+    and carries d(result)/d(value), as in lesson 01's graphs; it halves the width. ``max_width`` caps
+    the width in inches of a figure made here (the drawing shrinks to fit). A ``Tensor`` root is
+    drawn by ``draw_tensor_graph``.
     """
     if isinstance(root, Tensor):
-        return draw_tensor_graph(root, ax=ax, title=title)
+        return draw_tensor_graph(root, ax=ax, title=title, compact=compact, max_width=max_width)
     if not isinstance(root, Value):
         raise TypeError(f"draw_value_graph needs a Value (or a Tensor), got {type(root).__name__}")
     nodes, edges = [], []
     for i, v in enumerate(dependency_order(root, attrgetter("_prev"))):
-        lines = [v.label] if v.label else []
+        op = (f"**{format_number(v._k)}" if v._op == "**" else _OP_SYMBOLS.get(v._op, v._op)) if v._prev else ""
+        head = (f"{v.label} = {op}" if v.label else op) if compact and op else v.label
+        lines = [head] if head else []
         lines.append(f"data {format_number(v.data)}")
         if show_grad:
             lines.append(f"grad {format_number(v.grad)}")
@@ -385,14 +391,17 @@ def draw_value_graph(root: Value | Tensor, ax: Axes | Figure | None = None, show
         nodes.append(_Node(("value", id(v)), name, "\n".join(lines), kind))
         if not v._prev:
             continue
-        op = f"**{format_number(v._k)}" if v._op == "**" else _OP_SYMBOLS.get(v._op, v._op)
-        nodes.append(_Node(("op", id(v)), f"{name}.op", op, "op"))
+        target = ("value", id(v)) if compact else ("op", id(v))
+        if not compact:
+            nodes.append(_Node(target, f"{name}.op", op, "op"))
         local = _value_derivatives(v) if show_derivatives else [None] * len(v._prev)
         for j, (parent, d) in enumerate(zip(v._prev, local)):
             label = None if d is None else format_number(d)
-            edges.append(_Edge(("value", id(parent)), ("op", id(v)), f"{name}.{j}", label))
-        edges.append(_Edge(("op", id(v)), ("value", id(v)), name))
-    return _draw_scene(ax, _topological(nodes, edges), edges, False, title)
+            edges.append(_Edge(("value", id(parent)), target, f"{name}.{j}", label))
+        if not compact:
+            edges.append(_Edge(target, ("value", id(v)), name))
+    return _draw_scene(ax, _topological(nodes, edges), edges, False, title, max_width,
+                       _GAP_X_COMPACT if compact else _GAP_X)
 
 
 def draw_tensor_graph(root: Tensor, ax: Axes | Figure | None = None, show_grad: bool = False,
