@@ -56,7 +56,7 @@ def test_relu_vjp(out):
 def test_relu_jacobian_is_shown_once_for_contrast(out):
     for row in ("[1, 0, 0, 0]", "[0, 0, 0, 0]", "[0, 0, 1, 0]"):
         assert row in out
-    assert "J^T @ upstream = [4, 0, 5, 0]" in out
+    assert "upstream @ J = [4, 0, 5, 0]" in out
     assert "J holds 16 numbers, 2 of them nonzero; the mask holds 4" in out
 
 
@@ -86,25 +86,27 @@ def test_matmul_whole_view_by_engine_and_by_formulas(out):
 
 
 def test_explicit_jacobian_size_here_and_for_a_realistic_layer(out):
-    assert "(N*D) x (N*M) = 6 x 8 = 48 numbers, 24 nonzero" in out
-    assert "J^T @ vec(dL/dY), reshaped = [[0, 16, -9], [-24, 9, -30]]" in out
+    assert "dY/dX flattened: (N*M) x (N*D) = 8 x 6 = 48 numbers, 24 nonzero" in out
+    assert "vec(dL/dY) @ J, reshaped = [[0, 16, -9], [-24, 9, -30]]" in out
+    assert "dY/dW would be (N*M) x (D*M) = 8 x 12 = 96 numbers" in out
     assert "N = 64, D = 4096, M = 4096 (float32):" in out
-    assert re.search(r"Jacobian dY/dX, \(N\*D\) x \(N\*M\)\s+68,719,476,736 numbers =\s+274,877,906,944 bytes "
+    assert re.search(r"Jacobian dY/dX, \(N\*M\) x \(N\*D\)\s+68,719,476,736 numbers =\s+274,877,906,944 bytes "
                      r"\(256\.0 GiB\)", out)
     assert re.search(r"VJP arrays dL/dY, dL/dX, dL/dW\s+17,301,504 numbers =\s+69,206,016 bytes \(66\.0 MiB\)", out)
 
 
 def test_fully_connected_layer_element_by_element(out, md):
-    assert r"z_j = \sum_i w_{ji}\, a_i" in md
-    assert r"\frac{\partial L}{\partial w_{ji}} = \frac{\partial L}{\partial z_j}\, a_i" in md
-    assert r"\frac{\partial L}{\partial a_i} = \sum_j \frac{\partial L}{\partial z_j}\, w_{ji}" in md
+    assert r"z_j = \sum_i x_i\, w_{ij}" in md
+    assert r"\frac{dL}{dw_{ij}} = x_i\, \frac{dL}{dz_j}" in md
+    assert r"\frac{dL}{dx_i} = \sum_j w_{ij}\, \frac{dL}{dz_j}" in md
+    assert r"\frac{dL}{dW} = x^\top \frac{dL}{dz}" in md
     assert "loops, matrix form and engine agree: True" in out
-    assert "gradient check of dL/dW of z = W a: passed" in out
-    assert "gradient check of dL/da of z = W a: passed" in out
+    assert "gradient check of dL/dW of z = x W: passed" in out
+    assert "gradient check of dL/dx of z = x W: passed" in out
 
 
 def test_elementwise_nonlinearity(out, md):
-    assert r"\frac{\partial L}{\partial z_i} = \frac{\partial L}{\partial a_i}\, \sigma'(z_i)" in md
+    assert r"\frac{dL}{dz_j} = \frac{dL}{da_j}\, \sigma'(z_j)" in md
     engine = re.search(r"dL/dz engine   = (\[.*\])", out).group(1)
     formula = re.search(r"dL/da \* sigma' = (\[.*\])", out).group(1)
     assert engine == formula
@@ -145,3 +147,42 @@ def test_figures_and_an_explorer(code_cells):
     explorers = [src for src in code_cells if "widgets.Explorer(" in src]
     assert explorers and all(src.startswith("# NBVAL_IGNORE_OUTPUT") for src in explorers)
     assert any("from backprop_lib import" in src and "widgets" in src for src in code_cells)
+
+
+def test_the_vjp_is_a_row_times_the_jacobian_as_the_conventions_say(md):
+    assert "[conventions](01_computational_graphs.ipynb#Conventions)" in md
+    assert r"\frac{dL}{dx} = \frac{dL}{dy}\, J" in md
+    assert r"\partial L" not in md  # the loss's gradients are total derivatives: dL/dW, never a partial sign
+
+
+def test_the_graph_of_a_layer_draws_its_constant_input_and_fits_a_column(nb):
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "draw_tensor_graph(" in c.source)
+    assert "constants=[(X, XW)]" in cell.source and "max_width=7" in cell.source
+    size = next(o for o in cell.outputs if "data" in o).data["text/plain"]
+    width = float(re.search(r"Figure size ([\d.]+)x", size).group(1))
+    assert width <= 700
+
+
+def test_practice_three_predictions_and_a_fill_in_cell(nb, code_cells):
+    sources = [c.source for c in nb.cells]
+    predictions = [i for i, s in enumerate(sources) if s.startswith("**Predict.**")]
+    assert len(predictions) >= 3
+    for i in predictions:
+        assert sources[i + 1].startswith("guess = ...")
+        assert "reveal(guess," in sources[i + 3]
+    assert sum("reveal(guess," in src for src in code_cells) >= 3
+    fill = [i for i, s in enumerate(sources) if s.startswith("**Your turn.**")]
+    assert fill and 'check("05.layer_gradients", X_p, W_p, grad_Z, grad_X, grad_W, grad_b)' in sources[fill[0] + 1]
+    assert "grad_X = ..." in sources[fill[0] + 1]
+
+
+def test_navigation_and_further_reading(nb):
+    nav = ("Previous: [Lesson 04 · A modular autograd engine](04_autograd_engine.ipynb) · "
+           "Next: [Lesson 06 · Backpropagation through a neural network](06_training_networks.ipynb) · "
+           "Exercise: [exercises/05_vector_jacobian_products.ipynb](../exercises/05_vector_jacobian_products.ipynb)")
+    assert nb.cells[0].source.rstrip().endswith(nav)
+    last = nb.cells[-1]
+    assert last.cell_type == "markdown" and last.source.startswith("## Further reading")
+    assert last.source.rstrip().endswith("---\n" + nav)
+    links = re.findall(r"\]\((https://[^)]+)\)", last.source)
+    assert 3 <= len(links) <= 6
