@@ -4,16 +4,18 @@
   the loss side (vector times matrix) or from the input side (matrix times matrix).
 - ``plain_backward`` and ``checkpointed_backward``: backward needs the activations that forward
   stored, so memory grows with depth; checkpointing keeps every k-th activation and recomputes
-  the rest, trading time for memory.
+  the rest, trading time for memory. ``traced_peak`` measures the memory a call really uses, to
+  set beside their model.
 - ``rnn_unroll`` and ``bptt_grad_norms``: backpropagation through time in a recurrent net whose
   weights are shared by every step, and how the gradient shrinks or grows with the number of steps.
 """
 from __future__ import annotations
 
 import numbers
+import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
@@ -121,12 +123,18 @@ def _apply(layers: Sequence[Layer], i: int, h: Tensor) -> Tensor:
     return out
 
 
-def _run(layers: Sequence[Layer], indices: range, h: Tensor) -> list[Tensor]:
-    """[h, a_(i+1), ...]: the input of the layers at ``indices`` and every output, with their graph."""
-    acts = [h]
+def _forward(layers: Sequence[Layer], indices: range, h: Tensor) -> tuple[Tensor, int]:
+    """The output of the layers at ``indices`` run from ``h``, with their graph, and the elements
+    that graph keeps for backward by the model: ``h`` and every layer's output.
+
+    Only the output is returned, not the activations on the way: a list of them would keep their
+    tensors, and with them their gradients, alive for the whole backward pass.
+    """
+    stored = h.size
     for i in indices:
-        acts.append(_apply(layers, i, acts[-1]))
-    return acts
+        h = _apply(layers, i, h)
+        stored += h.size
+    return h, stored
 
 
 def _loss(loss_fn: Callable[[Tensor], Tensor], out: Tensor) -> Tensor:
@@ -143,23 +151,57 @@ def _elements(tensors: Sequence[Tensor]) -> int:
     return sum(t.size for t in tensors)
 
 
+T = TypeVar("T")
+
+
+def traced_peak(fn: Callable[[], T]) -> tuple[T, int]:
+    """Run ``fn()`` once; its result and the most bytes it had allocated at any one time.
+
+    Measured with ``tracemalloc``, which sees every allocation that Python and numpy make, above
+    what was allocated before the call: the memory a model like ``stored_elements`` is about.
+    Tracing slows allocation down, so time ``fn`` in a separate run.
+    """
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    start = tracemalloc.get_traced_memory()[0]
+    tracemalloc.reset_peak()
+    try:
+        result = fn()
+        peak = tracemalloc.get_traced_memory()[1] - start
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+    return result, peak
+
+
 def plain_backward(layers: Sequence[Layer], x: Any, loss_fn: Callable[[Tensor], Tensor]) -> CheckpointReport:
     """Forward through every layer keeping all activations, then one backward call.
 
-    Stores x and every layer's output: sum_{i=0..L} |a_i| elements (a_0 = x). Gradients
-    accumulate into the layers' parameters (and into x if it requires grad), as usual.
+    Stores x and every layer's output: sum_{i=0..L} |a_i| elements (a_0 = x), the model that
+    ``stored_elements`` reports. Gradients accumulate into the layers' parameters (and into x if
+    it requires grad), as usual.
     """
     layers = _check_layers(layers)
-    acts = _run(layers, range(len(layers)), _as_tensor(x))
-    loss = _loss(loss_fn, acts[-1])
+    out, stored = _forward(layers, range(len(layers)), _as_tensor(x))
+    loss = _loss(loss_fn, out)
+    del out  # a tensor still held during backward gets a .grad, which nothing here reads
     loss.backward()
-    return CheckpointReport(loss.item(), _elements(acts), 0)
+    return CheckpointReport(loss.item(), stored, 0)
 
 
 def _restart(h: Tensor, x: Tensor) -> Tensor:
     """The input of a recomputed segment: x itself for the first (its gradient belongs to the
     caller), a fresh leaf elsewhere, so that the segment's backward stops there."""
     return x if h is x else Tensor(h.data, requires_grad=True)
+
+
+def _segment_backward(layers: Sequence[Layer], segment: range, start: Tensor, upstream: np.ndarray) -> int:
+    """Recompute ``segment`` from ``start`` and carry ``upstream`` = dL/d(its output) back to
+    ``start.grad``; the elements the segment kept. Its graph goes when this returns."""
+    out, stored = _forward(layers, segment, start)
+    out.backward(grad=upstream)
+    return stored
 
 
 def checkpointed_backward(layers: Sequence[Layer], x: Any, loss_fn: Callable[[Tensor], Tensor],
@@ -172,8 +214,9 @@ def checkpointed_backward(layers: Sequence[Layer], x: Any, loss_fn: Callable[[Te
     checkpoint, and ``backward(grad=...)`` on its output carries dL/d(its output) back to
     dL/d(its input), which becomes the upstream gradient of the segment before.
 
-    With L layers of equal width d and S segments the peak is at most (S + every) d elements
-    instead of (L + 1) d; every layer outside the last segment runs twice.
+    ``stored_elements`` is the model's peak: the checkpoints still held plus the input and outputs
+    of the segment being worked on, at most (S + every) d elements with L layers of equal width d
+    and S segments, instead of (L + 1) d. Every layer outside the last segment runs twice.
     """
     layers = _check_layers(layers)
     if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
@@ -186,21 +229,26 @@ def checkpointed_backward(layers: Sequence[Layer], x: Any, loss_fn: Callable[[Te
         checkpoints.append(h)
         for i in segment:
             h = _apply(layers, i, h).detach()  # the layer's graph is dropped with its undetached output
-    acts = _run(layers, segments[-1], _restart(h, x))
-    loss = _loss(loss_fn, acts[-1])
-    peak = _elements(checkpoints) + _elements(acts)
+    start = _restart(h, x)
+    del h  # the last checkpoint lives on as the start of the last segment only
+    out, stored = _forward(layers, segments[-1], start)
+    peak = _elements(checkpoints) + stored
+    loss = _loss(loss_fn, out)
+    del out
     loss.backward()
-    upstream = acts[0].grad
+    value = loss.item()
+    del loss  # and with it the last segment's graph, before the first recomputation
+    upstream = start.grad
     recomputed = 0
     for segment in reversed(segments[:-1]):
         if upstream is None:  # no gradient reaches this segment, nor any before it
             break
-        acts = _run(layers, segment, _restart(checkpoints.pop(), x))
-        recomputed += len(acts) - 1
-        peak = max(peak, _elements(checkpoints) + _elements(acts))
-        acts[-1].backward(grad=upstream)
-        upstream = acts[0].grad
-    return CheckpointReport(loss.item(), peak, recomputed)
+        start = _restart(checkpoints.pop(), x)
+        stored = _segment_backward(layers, segment, start, upstream)
+        recomputed += len(segment)
+        peak = max(peak, _elements(checkpoints) + stored)
+        upstream = start.grad
+    return CheckpointReport(value, peak, recomputed)
 
 
 # --- backpropagation through time ---------------------------------------------------------------------------

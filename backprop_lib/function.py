@@ -18,7 +18,9 @@ class Context:
 
     ``save_for_backward(*xs)`` stores values, read back as ``saved_tensors``;
     ``needs_input_grad[i]`` says whether input ``i`` needs a gradient, so backward can skip work.
-    Any other attribute (``ctx.axis = 1``) may be set freely for non-array data.
+    Any other attribute (``ctx.axis = 1``) may be set freely for non-array data; names starting
+    with an underscore belong to the engine, which makes the context of a ``Tensor`` operation its
+    node in the graph (see ``backprop_lib.tensor``).
     """
 
     saved_tensors: tuple = ()
@@ -47,10 +49,10 @@ class Function:
         the output is a plain constant node and no graph is kept.
         """
         node_type = None
-        raw, needs, slots = [], [], []
+        raw, needs, slots, parents = [], [], [], []
         for i, x in enumerate(inputs):  # one pass: this runs for every operation of every forward pass
             kind = type(x)
-            if getattr(kind, "_is_node", False):
+            if kind is node_type or getattr(kind, "_is_node", False):
                 if node_type is None:
                     node_type = kind
                 elif kind is not node_type:
@@ -59,6 +61,7 @@ class Function:
                 if x.requires_grad:
                     needs.append(True)
                     slots.append(i)
+                    parents.append(x)
                     continue
             else:
                 raw.append(x)
@@ -70,5 +73,5 @@ class Function:
         out = cls.forward(ctx, *raw, **options)
         if not slots:
             return node_type(out)
-        ctx.grad_slots = slots = tuple(slots)
-        return node_type._from_function(out, cls, ctx, tuple(inputs[i] for i in slots))
+        ctx.grad_slots = tuple(slots)
+        return node_type._from_function(out, cls, ctx, tuple(parents))

@@ -18,11 +18,21 @@ needed gradients read, so it lets ``x @ W`` with a constant ``x`` through a step
 MatMul and Mul keep both operands, and the check refuses that too. Writes to ``.data`` by user
 code (``w.data[0] += h`` in a gradient check) are not counted: they change what an old graph
 computes without a word.
+
+The graph holds what backward needs and nothing more (lesson 07). Its nodes are the operations'
+contexts, as PyTorch's ``grad_fn`` nodes are: a tensor points at the context that made it, and a
+context at its inputs' contexts (or, for a leaf, the leaf tensor itself), never at an
+intermediate tensor. So the output arrays of ``h @ W`` and of ``+ b`` in ``(h @ W + b).tanh()``
+are freed as soon as the expression is done: only the arrays a backward rule saved stay alive.
+A context keeps a weak reference to its output tensor, so backward still gives ``.grad`` to every
+intermediate tensor the program holds, and to no other: the gradient of a tensor nobody can read
+is freed once it has been passed on to the inputs.
 """
 from __future__ import annotations
 
 import math
 import numbers
+import weakref
 from operator import attrgetter
 from typing import Any
 
@@ -31,7 +41,7 @@ import numpy as np
 from .function import Context, Function
 from .graph import dependency_order
 
-_inputs_of = attrgetter("_prev")
+_inputs_of = attrgetter("_inputs")
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -82,9 +92,9 @@ class Tensor:
     tensor, then an array of ``.data``'s shape and dtype.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_prev", "_fn", "_ctx", "label", "_version", "_recorded_at",
-                 "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "label", "_version", "__weakref__")
     _is_node = True
+    _inputs = ()  # a tensor is a node of the graph only as a leaf: a context stands for the others
     _clock = 0  # in-place changes made so far to any tensor: where versions come from
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operator
 
@@ -92,24 +102,32 @@ class Tensor:
         self.data = _to_array(data)
         self.grad: np.ndarray | None = None
         self.requires_grad = bool(requires_grad)
-        self._prev: tuple = ()
-        self._fn = None
         self._ctx = None
         self.label = label
         self._version = 0
 
     @classmethod
     def _from_function(cls, out: Any, fn: type, ctx: Context, parents: tuple) -> Tensor:
+        """The output of ``fn``, and its context as the graph's node: the operation, its inputs'
+        nodes, a weak reference back to the output, and the output's shape and dtype (which
+        backward checks gradients against without keeping the array)."""
         t = object.__new__(cls)
-        t.data = out if isinstance(out, np.ndarray) else np.asarray(out)
+        t.data = data = out if isinstance(out, np.ndarray) else np.asarray(out)
         t.grad = None
         t.requires_grad = True
-        t._prev = parents
-        t._fn = fn
         t._ctx = ctx
         t.label = ""
         t._version = 0
-        t._recorded_at = Tensor._clock
+        ctx._fn = fn
+        if len(parents) == 1:  # most operations: unpacked, which costs a third of a comprehension
+            (p,) = parents
+            ctx._inputs = (p._ctx or p,)
+        else:
+            ctx._inputs = tuple([p._ctx or p for p in parents])
+        ctx._output = weakref.ref(t)
+        ctx._shape = data.shape
+        ctx._dtype = data.dtype
+        ctx._recorded_at = Tensor._clock
         return t
 
     def _bump_version(self) -> None:
@@ -137,7 +155,21 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
-        return self._fn is None
+        return self._ctx is None
+
+    @property
+    def _fn(self) -> type | None:
+        """The ``Function`` that computed this tensor, None for a leaf."""
+        return None if self._ctx is None else self._ctx._fn
+
+    @property
+    def _prev(self) -> tuple[Tensor, ...]:
+        """The tensors requiring a gradient that this one was computed from, for drawing the graph.
+
+        An input that the program no longer holds is gone, arrays and all; it is stood in for by a
+        tensor of its shape and dtype whose values are nan, kept as long as anything holds it.
+        """
+        return () if self._ctx is None else tuple(map(_tensor_of, self._ctx._inputs))
 
     def __len__(self) -> int:
         return len(self.data)
@@ -218,8 +250,10 @@ class Tensor:
         """Accumulate dL/d(leaf) into ``.grad`` of every leaf that requires a gradient.
 
         ``grad`` is dL/d(self); it may be omitted only for a single-element tensor (then it is 1).
-        Intermediate tensors get this call's gradient in ``.grad`` (replaced, not accumulated), so
-        calling ``backward`` twice gives leaves exactly twice the gradient.
+        Intermediate tensors that the program still holds get this call's gradient in ``.grad``
+        (replaced, not accumulated), so calling ``backward`` twice gives leaves exactly twice the
+        gradient. The gradient of an intermediate tensor that nothing holds any more is dropped
+        as soon as it has been passed on: nobody could read it.
         """
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad: "
@@ -234,34 +268,55 @@ class Tensor:
             grad = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.data.dtype)  # a copy
             if grad.shape != self.shape:
                 raise ValueError(f"backward(): gradient of shape {grad.shape} given for a tensor of shape {self.shape}")
-        topo = dependency_order(self, _inputs_of)
+        root = self._ctx or self
+        topo = dependency_order(root, _inputs_of)
         clock = Tensor._clock
-        grads = {self: grad}
+        grads = {root: grad}
+        del grad
         for node in reversed(topo):
             g = grads.pop(node)
-            fn = node._fn
-            if fn is None:
+            inputs = node._inputs
+            if not inputs:  # a leaf tensor
                 node.grad = g if node.grad is None else _add(node.grad, g)
                 continue
-            node.grad = g
-            ctx = node._ctx
-            if node._recorded_at != clock and ctx.saved_tensors:  # a tensor changed in place since forward
+            held = node._output()
+            if held is not None:
+                held.grad = g
+            fn = node._fn
+            if node._recorded_at != clock and node.saved_tensors:  # a tensor changed in place since forward
                 _check_saved_inputs(node)
-            out = fn.backward(ctx, g)
+            out = fn.backward(node, g)
             if not isinstance(out, tuple):
                 out = (out,)
-            for parent, slot in zip(node._prev, ctx.grad_slots):
-                pg = out[slot] if slot < len(out) else None
+            for parent, slot in zip(inputs, node.grad_slots):
+                try:
+                    pg = out[slot]
+                except IndexError:
+                    pg = None
                 if pg is None:
                     raise RuntimeError(f"{fn.__name__}.backward returned no gradient for input {slot}, which requires one")
-                like = parent.data
                 # the common case (an owned array of the right shape and dtype for an intermediate
                 # node) needs no call; everything else goes through _fit
-                if (pg.__class__ is not np.ndarray or pg.shape != like.shape or pg.dtype != like.dtype
-                        or parent._fn is None):
-                    pg = _fit(pg, parent, fn, slot, g)
+                if parent._inputs:
+                    if pg.__class__ is not np.ndarray or pg.shape != parent._shape or pg.dtype != parent._dtype:
+                        pg = _fit(pg, parent._shape, parent._dtype, False, fn, slot, g)
+                else:
+                    pg = _fit(pg, parent.data.shape, parent.data.dtype, True, fn, slot, g)
                 acc = grads.get(parent)
                 grads[parent] = pg if acc is None else _add(acc, pg)
+            out = pg = acc = None  # hold no gradient past its node: a deep graph frees them as it goes
+
+
+def _tensor_of(node: Context | Tensor) -> Tensor:
+    """The tensor a node of the graph stands for: a leaf itself, else its output or a stand-in."""
+    if not node._inputs:
+        return node
+    t = node._output()
+    if t is None:
+        t = Tensor(np.broadcast_to(np.array(np.nan, node._dtype), node._shape), requires_grad=True)
+        t._ctx = node
+        node._output = weakref.ref(t)  # the same stand-in for every consumer while it is held
+    return t
 
 
 def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -270,35 +325,35 @@ def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return total if total.__class__ is np.ndarray else np.asarray(total)
 
 
-def _check_saved_inputs(node: Tensor) -> None:
+def _check_saved_inputs(ctx: Context) -> None:
     """Raise if an input whose array the node's forward saved was changed in place since."""
-    ctx = node._ctx
-    for parent, slot in zip(node._prev, ctx.grad_slots):
-        if parent._version > node._recorded_at and any(
-                isinstance(s, np.ndarray) and np.shares_memory(s, parent.data) for s in ctx.saved_tensors):
-            name = f" '{parent.label}'" if parent.label else ""
+    for parent, slot in zip(ctx._inputs, ctx.grad_slots):
+        t = parent._output() if parent._inputs else parent
+        if t is not None and t._version > ctx._recorded_at and any(
+                isinstance(s, np.ndarray) and np.shares_memory(s, t.data) for s in ctx.saved_tensors):
+            name = f" '{t.label}'" if t.label else ""
             raise RuntimeError(
-                f"backward through {node._fn.__name__}: its input {slot}, the tensor{name} of shape "
-                f"{parent.shape}, was changed in place after the forward pass saved it, by an optimiser "
+                f"backward through {ctx._fn.__name__}: its input {slot}, the tensor{name} of shape "
+                f"{t.shape}, was changed in place after the forward pass saved it, by an optimiser "
                 f"step or another in-place update; run the forward pass again after changing it")
 
 
-def _fit(pg: Any, parent: Tensor, fn: type, slot: int, upstream: np.ndarray) -> np.ndarray:
+def _fit(pg: Any, shape: tuple[int, ...], dtype: np.dtype, leaf: bool, fn: type, slot: int,
+         upstream: np.ndarray) -> np.ndarray:
     """Check a returned gradient, undo broadcasting, match dtype; a leaf never gets an alias."""
-    like = parent.data
     if not isinstance(pg, np.ndarray):
         pg = np.asarray(pg)
-    if pg.shape != like.shape:
+    if pg.shape != shape:
         try:
-            pg = unbroadcast(pg, like.shape)
+            pg = unbroadcast(pg, shape)
         except ValueError:
             raise ValueError(
                 f"{fn.__name__}.backward returned a gradient of shape {pg.shape} for input {slot}, "
-                f"whose shape is {like.shape}") from None
-    elif parent._fn is None and (pg is upstream or pg.base is not None):
+                f"whose shape is {shape}") from None
+    elif leaf and (pg is upstream or pg.base is not None):
         pg = pg.copy()  # a leaf's .grad is its own array, not a view of another node's gradient
-    if pg.dtype != like.dtype:
-        pg = pg.astype(like.dtype)
+    if pg.dtype != dtype:
+        pg = pg.astype(dtype)
     return pg
 
 
@@ -544,7 +599,9 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx, g):
         (s,) = ctx.saved_tensors
-        return g * s * (1 - s)
+        grad = g * s
+        grad *= 1 - s  # in place: one temporary the size of s fewer at the peak of a backward pass
+        return grad
 
 
 class Tanh(Function):
@@ -557,7 +614,10 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, g):
         (t,) = ctx.saved_tensors
-        return g * (1 - t * t)
+        grad = np.multiply(t, t, out=np.empty_like(t))  # an array even for a 0-d t, unlike t * t
+        np.subtract(1, grad, out=grad)  # in place: one temporary the size of t fewer at the peak
+        grad *= g
+        return grad
 
 
 class Exp(Function):

@@ -14,6 +14,7 @@ from backprop_lib.checkpoint import (
     multiply_chain,
     plain_backward,
     rnn_unroll,
+    traced_peak,
 )
 from backprop_lib.gradcheck import numerical_gradient
 
@@ -155,6 +156,65 @@ def test_checkpointing_bad_input():
         checkpointed_backward([layers[0], lambda h: h.data, layers[2]], x, loss_fn, every=2)
     with pytest.raises(ValueError, match=r"single-element Tensor, got \(3, 5\)"):
         plain_backward(layers, x, lambda h: h * 2.0)
+
+
+# --- the model's peak against the memory the engine really uses ------------------------------------------
+
+# A net big enough that the arrays dwarf Python's bookkeeping: one activation is 256 KiB.
+MEASURED_WIDTH, MEASURED_BATCH = 32, 1024
+ACTIVATION = MEASURED_WIDTH * MEASURED_BATCH * 8
+
+
+def measured_layers(depth, seed=1):
+    rng = np.random.default_rng(seed)
+    params = [(Tensor(rng.standard_normal((MEASURED_WIDTH, MEASURED_WIDTH)) / np.sqrt(MEASURED_WIDTH),
+                      requires_grad=True), Tensor(np.zeros(MEASURED_WIDTH), requires_grad=True))
+              for _ in range(depth)]
+    x = rng.standard_normal((MEASURED_BATCH, MEASURED_WIDTH))
+    return [lambda h, W=W, b=b: (h @ W + b).tanh() for W, b in params], x
+
+
+def measured_peak(depth, every=None):
+    """(the model's peak, the measured peak), both in bytes; the input is allocated inside the call."""
+    layers, x = measured_layers(depth)
+
+    def run():
+        if every is None:
+            return plain_backward(layers, x.copy(), loss_fn)
+        return checkpointed_backward(layers, x.copy(), loss_fn, every=every)
+
+    run()  # the parameters' gradients exist from now on, as in training
+    report, peak = traced_peak(run)
+    return report.stored_elements * 8, peak
+
+
+def test_plain_backward_uses_the_memory_of_its_model():
+    # the model: the input and every layer's output, 17 activations. Measured on top of it: the
+    # gradient being carried back and a temporary of one backward rule. Before the engine freed
+    # what backward does not need (pre-activations, the gradients of intermediate tensors) the
+    # peak was about 5 times the model.
+    model, peak = measured_peak(16)
+    assert model == 17 * ACTIVATION
+    assert peak <= 1.3 * model
+
+
+@pytest.mark.parametrize("every", [2, 3, 4, 8])
+def test_checkpointed_backward_uses_the_memory_of_its_model(every):
+    # the model counts the checkpoints and one segment; a segment's backward also holds the
+    # gradient that arrives at its output (and the copy backward() makes of it), about three
+    # activations beyond the model whatever the depth.
+    model, peak = measured_peak(16, every)
+    assert peak <= 1.6 * model
+
+
+def test_the_peak_grows_by_one_activation_per_layer():
+    (_, shallow), (_, deep) = measured_peak(8), measured_peak(16)
+    assert 0.9 <= (deep - shallow) / (8 * ACTIVATION) <= 1.2
+
+
+def test_traced_peak_counts_what_a_call_allocates_and_returns_its_result():
+    result, peak = traced_peak(lambda: np.ones(1 << 17).sum())
+    assert result == 1 << 17 and 1 << 20 <= peak < 1.1 * (1 << 20)
 
 
 # --- backpropagation through time ------------------------------------------------------------------------

@@ -174,7 +174,7 @@ def test_options_reach_forward_and_are_not_differentiated():
 def test_no_input_needing_a_gradient_gives_a_constant_with_no_graph():
     c = Tensor([3.0, 4.0])
     y = Spy.apply(c, c)
-    assert not y.requires_grad and y._prev == () and y.is_leaf
+    assert not y.requires_grad and y._ctx is None and y.is_leaf
     with pytest.raises(RuntimeError, match="does not require grad"):
         y.sum().backward()
 

@@ -1,6 +1,7 @@
 """Lesson 05: ``Tensor``, one vector-Jacobian product per op, each beside its gradient check."""
 import sys
 import warnings
+import weakref
 
 import numpy as np
 import pytest
@@ -450,6 +451,54 @@ def test_backward_twice_doubles_leaves_but_not_intermediates():
     out.backward()
     np.testing.assert_array_equal(x.grad, 2 * first_x)
     np.testing.assert_array_equal(h.grad, first_h)
+
+
+# --- what the graph keeps: only what backward needs (lesson 07) ---------------------------------------
+
+
+def test_an_intermediate_tensor_that_nothing_holds_is_freed_with_its_array():
+    x = Tensor(randn(3), requires_grad=True)
+    h = x * 2.0
+    y = (h + 1.0).sum()  # Add saves nothing: h's array is not needed by backward
+    dropped, array = weakref.ref(h), weakref.ref(h.data)
+    del h
+    assert dropped() is None and array() is None
+    y.backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 2.0, 2.0])
+
+
+def test_a_layer_keeps_its_output_and_not_its_pre_activations():
+    x, W = Tensor(randn(4, 3)), Tensor(randn(3, 3), requires_grad=True)
+    b = Tensor(randn(3), requires_grad=True)
+    xW = x @ W
+    z = xW + b
+    out = z.tanh()  # tanh's backward reads its output; neither x W nor x W + b is read by any rule
+    gone = [weakref.ref(xW.data), weakref.ref(z.data)]
+    del xW, z
+    assert [ref() for ref in gone] == [None, None]
+    out.sum().backward()
+    np.testing.assert_allclose(b.grad, (1 - out.data ** 2).sum(axis=0), rtol=1e-14)
+
+
+def test_held_intermediates_get_their_gradient_and_dropped_ones_cost_nothing():
+    x = Tensor(randn(3), requires_grad=True)
+    h = x.tanh()
+    out = (h * 3.0).exp().sum()
+    out.backward()
+    np.testing.assert_allclose(h.grad, 3 * np.exp(3 * h.data), rtol=1e-14)
+    assert out.grad == 1.0
+    middle = out._prev[0]  # (h * 3).exp(), dropped: a stand-in of its shape, with no values left
+    assert middle.shape == (3,) and np.isnan(middle.data).all() and middle.grad is None
+    assert middle._prev[0]._prev[0] is h and h._prev[0] is x and middle._fn.__name__ == "Exp"
+
+
+def test_the_stand_in_for_a_dropped_tensor_is_one_object_for_all_its_consumers():
+    x = Tensor(randn(2), requires_grad=True)
+    shared = x * 2.0
+    out = (shared * shared + shared).sum()
+    del shared
+    product, total = out._prev[0]._prev
+    assert product._prev[0] is product._prev[1] is total
 
 
 def test_a_leaf_gradient_is_its_own_array():
