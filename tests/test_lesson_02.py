@@ -2,6 +2,7 @@
 
 Reads the stored notebook only; executing it is nbval's job.
 """
+import ast
 import re
 
 import nbformat
@@ -145,3 +146,40 @@ def test_has_figures_and_a_sweep_stepper(code_cells, code):
     explorers = [source for source in code_cells if source.splitlines()[-1].startswith("SweepStepper(")]
     assert len(explorers) == 2
     assert all(source.startswith("# NBVAL_IGNORE_OUTPUT") for source in explorers)
+
+
+def test_greek_letters_name_edges_never_nodes(code, outputs):
+    nodes = set(re.findall(r"^  d(\S+)/dX = ", outputs, flags=re.M))
+    assert nodes >= {"r1", "r6", "Y", "Z"}
+    assert not set("αβγδεζ") & {ch for node in nodes for ch in node}
+    assert "edge_of = dict(zip(greek" in code
+
+
+def test_notation_total_d_and_local_partial(markdown):
+    assert r"\frac{dL}{du} \;=\; \sum_{v \,\in\, \mathrm{out}(u)} \frac{dL}{dv}\;\frac{\partial v}{\partial u}" in markdown
+    assert r"edge $u \to v$ carries $\partial v / \partial u$" in markdown
+    # derivatives of the output through the whole graph are total: d, never a partial
+    assert not re.search(r"\\partial\s*[eLZ]\s*/|\\frac\{\\partial\s*[eLZ]\}", markdown)
+    assert "[conventions](01_computational_graphs.ipynb#Conventions)" in markdown
+
+
+def test_practice_cells_and_the_reverse_table_fill_in(code):
+    from backprop_lib.practice.lesson_02 import DRILL_EDGES
+
+    cells = nbformat.read(LESSON, as_version=4).cells
+    predictions = [i for i, c in enumerate(cells) if c.source.startswith("**Predict.**")]
+    assert len(predictions) >= 3
+    assert all(cells[i + 1].source.startswith("guess = ...") and "reveal(guess, " in cells[i + 3].source
+               for i in predictions)
+    assert 'check("02.reverse_table", adjoints)' in code
+    drill = next(c.source for c in cells if c.source.startswith("drill_edges = {"))
+    assert ast.literal_eval(drill.split(" = ", 1)[1].split("\n}", 1)[0] + "\n}") == DRILL_EDGES
+
+
+def test_links_to_neighbours_exercise_and_further_reading():
+    cells = nbformat.read(LESSON, as_version=4).cells
+    nav = ("Previous: [Lesson 01 · Derivatives on a computational graph](01_computational_graphs.ipynb) · "
+           "Next: [Lesson 03 · Flat backpropagation, gate by gate](03_flat_backprop.ipynb) · "
+           "Exercise: [exercises/02_paths_and_modes.ipynb](../exercises/02_paths_and_modes.ipynb)")
+    assert cells[0].source.endswith(nav) and cells[-1].source.endswith(nav)
+    assert cells[-1].source.startswith("## Further reading") and cells[-1].source.count("\n- ") >= 3
