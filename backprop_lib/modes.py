@@ -11,8 +11,16 @@ A function written with operators and the methods ``.exp() .log() .tanh() .sigmo
 (reverse mode) and, where it is scalar, on a ``Value``. ``.sin()`` and ``.cos()`` exist on ``Dual``
 only. ``f`` may use numpy arrays as constants on either side of any operator.
 
-Differentiating the recorded backward pass of ``Value`` (``engine.grad(..., create_graph=True)``)
-gives Hessian-vector products H v = grad(grad f . v) without ever forming H.
+Hessian-vector products H v come two ways, without ever forming H, and each function takes the
+function first, then x, then v:
+
+- ``hvp(f, x, v)``, reverse over reverse: ``f`` is the scalar function itself; its backward pass
+  is recorded as a graph (``engine.grad(..., create_graph=True)``) and differentiated once more,
+  H v = grad(grad f . v).
+- ``hvp_from_grad(grad_f, x, v)``, forward over reverse: ``grad_f`` is a gradient already written
+  as a program (a backward pass by hand); one forward sweep of dual numbers through it gives
+  H v as the tangent. This is the exercise's ``hvp(grad_f, x, v)``.
+- ``hvp_numerical(grad_f, x, v, h)``: central differences of that gradient, the check of both.
 
 The cost and memory side of the lesson (chain of Jacobians, checkpointing, backpropagation through
 time) lives in ``backprop_lib.checkpoint``.
@@ -364,7 +372,7 @@ def jacobian_numerical(f: Callable, x: Any, h: float = 1e-5) -> np.ndarray:
     return _columns(x, lambda x0, e: (_evaluate(f, x0 + h * e) - _evaluate(f, x0 - h * e)) / (2 * h))
 
 
-# --- second derivatives: reverse over reverse -------------------------------------------------------------
+# --- second derivatives: reverse over reverse, forward over reverse -----------------------------------------
 
 
 def _vector(x: Any, name: str) -> np.ndarray:
@@ -377,10 +385,11 @@ def _vector(x: Any, name: str) -> np.ndarray:
 def hvp(f: Callable[[list[Value]], Value], x: Sequence[float], v: Sequence[float]) -> np.ndarray:
     """H v, the Hessian of scalar f at x times v, without forming H: H v = grad_x (grad_x f . v).
 
-    ``f`` takes a list of ``Value`` (one per entry of x) and returns a ``Value``. The first
-    gradient is recorded as a graph (``create_graph=True``) so that the dot product with v can
-    be differentiated once more. ``x`` and ``v`` are flat, of the same length n; the result has
-    shape (n,).
+    Reverse over reverse. ``f`` is the function itself (not its gradient: for that, see
+    ``hvp_from_grad``); it takes a list of ``Value`` (one per entry of x) and returns a ``Value``.
+    The first gradient is recorded as a graph (``create_graph=True``) so that the dot product
+    with v can be differentiated once more. ``x`` and ``v`` are flat, of the same length n; the
+    result has shape (n,).
     """
     x, v = _vector(x, "x"), _vector(v, "v")
     _check_like(v, x, "v", "x")
@@ -395,17 +404,34 @@ def hvp(f: Callable[[list[Value]], Value], x: Sequence[float], v: Sequence[float
     return np.array(engine.grad(g_dot_v, xs), dtype=np.float64)
 
 
-def hvp_numerical(f_grad: Callable, x: Any, v: Any, h: float = 1e-5) -> np.ndarray:
-    """H v by central differences of the gradient: (grad(x + h v) - grad(x - h v)) / 2h.
+def hvp_from_grad(grad_f: Callable, x: Any, v: Any) -> Point:
+    """H v by forward over reverse: one forward sweep of dual numbers through the gradient.
 
-    ``f_grad`` maps a float64 array of x's shape to the gradient there (same shape).
+    ``grad_f`` is the gradient of a scalar function, written as a program of operators and
+    methods (a backward pass by hand), so that it runs on ``Dual``. Fed x + v eps, it returns
+    grad f(x) + (H v) eps: the tangent of the gradient along v is H v. The same argument order
+    as ``hvp`` (the function, then x, then v), but here the function is the gradient, as in the
+    exercise's ``hvp(grad_f, x, v)``. ``v`` has the shape of ``x``, and so has the result.
+    """
+    x, v = _as_point(x), _as_point(v, "v")
+    _check_like(v, x, "v", "x")
+    _, tangent = _value_and_tangent(grad_f(Dual(x, v)))
+    _check_like(tangent, x, "grad_f(x)", "x")
+    return tangent
+
+
+def hvp_numerical(grad_f: Callable, x: Any, v: Any, h: float = 1e-5) -> np.ndarray:
+    """H v by central differences of the gradient: (grad_f(x + h v) - grad_f(x - h v)) / 2h.
+
+    ``grad_f`` maps a float64 array of x's shape to the gradient there (same shape), as in
+    ``hvp_from_grad``.
     """
     if h <= 0:
         raise ValueError(f"h must be positive, got {h}")
     x, v = np.array(x, dtype=np.float64), np.array(v, dtype=np.float64)
     _check_like(v, x, "v", "x")
-    plus, minus = np.asarray(f_grad(x + h * v)), np.asarray(f_grad(x - h * v))
-    _check_like(plus, x, "f_grad(x)", "x")
+    plus, minus = np.asarray(grad_f(x + h * v)), np.asarray(grad_f(x - h * v))
+    _check_like(plus, x, "grad_f(x)", "x")
     return (plus - minus) / (2 * h)
 
 

@@ -1,5 +1,6 @@
 """Lesson 07: forward mode on dual numbers, reverse mode as VJPs, full Jacobians both ways, and
-Hessian-vector products by reverse over reverse."""
+Hessian-vector products by reverse over reverse and by forward over reverse."""
+import inspect
 import math
 
 import numpy as np
@@ -14,6 +15,7 @@ from backprop_lib.modes import (
     grad,
     hessian,
     hvp,
+    hvp_from_grad,
     hvp_numerical,
     jacobian_forward,
     jacobian_numerical,
@@ -306,6 +308,65 @@ def test_hvp_of_a_quadratic_is_the_symmetric_part_times_v():
     np.testing.assert_array_equal(hvp(q, [0.3, -0.7, 1.1], v), (A + A.T) @ v)
 
 
+E0, E1 = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+
+
+def grad_f_hess(x):
+    """The gradient of f_hess written out by hand, on an array or on a Dual of one."""
+    d = x if isinstance(x, Dual) else Dual(x)
+    x0, x1 = (d * E0).sum(), (d * E1).sum()
+    e, t = (x0 * x1).exp(), x1.tanh()
+    g = (2 * x0 * x1 + x1 * e) * E0 + (x0 ** 2 + x0 * e + (1 - t * t)) * E1
+    return g if isinstance(x, Dual) else g.value
+
+
+def test_forward_over_reverse_agrees_with_reverse_over_reverse_and_the_hand_hessian():
+    x, v = [0.3, 0.5], [1.0, 2.0]
+    H = hessian_by_hand(*x)
+    np.testing.assert_allclose(grad_f_hess(np.array(x)), grad(f_hess, x), rtol=1e-14)
+    np.testing.assert_allclose(hvp_from_grad(grad_f_hess, x, v), H @ v, rtol=1e-13)
+    np.testing.assert_allclose(hvp_from_grad(grad_f_hess, x, v), hvp(f_hess, x, v), rtol=1e-13)
+    np.testing.assert_allclose(hvp_numerical(grad_f_hess, x, v), H @ v, rtol=1e-8)
+
+
+def test_forward_over_reverse_on_the_gradient_of_a_small_network_loss():
+    # L(w) = 1/2 ||tanh(X w) - y||^2 has the gradient X^T ((t - y) * (1 - t^2)), t = tanh(X w):
+    # a backward pass by hand, written with operators so that it runs on dual numbers
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((6, 4)), rng.standard_normal(6)
+
+    def net_grad(w):
+        t = (X @ w).tanh() if isinstance(w, Dual) else np.tanh(X @ w)
+        return X.T @ ((t - y) * (1.0 - t * t))
+
+    def loss(w):
+        return 0.5 * (((X @ w).tanh() - y) ** 2).sum()
+
+    w, v = rng.standard_normal(4), rng.standard_normal(4)
+    exact = hvp_from_grad(net_grad, w, v)
+    assert exact.shape == (4,)
+    np.testing.assert_allclose(exact, hvp_numerical(net_grad, w, v), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(exact, jacobian_reverse(lambda t: t, w) @ jacobian_forward(net_grad, w) @ v,
+                               rtol=1e-12)
+    np.testing.assert_allclose(net_grad(w), grad(loss, w), rtol=1e-12)
+
+
+def test_every_hvp_takes_the_function_then_x_then_v():
+    # the exercise's hvp(grad_f, x, v) and the library's: same order, and the name says which function
+    assert list(inspect.signature(hvp).parameters) == ["f", "x", "v"]
+    assert list(inspect.signature(hvp_from_grad).parameters) == ["grad_f", "x", "v"]
+    assert list(inspect.signature(hvp_numerical).parameters) == ["grad_f", "x", "v", "h"]
+
+
+def test_hvp_from_grad_refuses_a_direction_of_another_shape_and_a_gradient_of_another_shape():
+    with pytest.raises(ValueError, match=r"v has shape \(3,\) but x has shape \(2,\)"):
+        hvp_from_grad(lambda x: x, [1.0, 2.0], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match=r"grad_f\(x\) has shape \(\) but x has shape \(2,\)"):
+        hvp_from_grad(lambda x: x.sum(), [1.0, 2.0], [1.0, 0.0])
+    with pytest.raises(ValueError, match=r"grad_f\(x\) has shape \(1,\) but x has shape \(2,\)"):
+        hvp_numerical(lambda x: x[:1], [1.0, 2.0], [1.0, 0.0])
+
+
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10_000))
 def test_hessian_is_symmetric(seed):
@@ -362,3 +423,10 @@ def test_other_bad_input_is_refused_with_a_reason():
         jvp(lambda x: Tensor(1.0), 1.0, 1.0)
     with pytest.raises(ValueError, match="flat sequence"):
         hvp(f_hess, [[1.0, 2.0]], [[1.0, 2.0]])
+
+
+def test_handing_in_hvp_from_grad_as_the_exercise_s_hvp_earns_nothing():
+    from backprop_lib.grading import check
+
+    report = check("07.hvp", {"hvp": hvp_from_grad})
+    assert report.result.status == "uses reference" and "Dual.__init__" in report.result.feedback
