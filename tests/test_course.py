@@ -48,6 +48,7 @@ def test_the_fixed_questions_of_the_course_plan_exist():
         "03": ["sigmoid_neuron"],
         "04": ["Value", "topological_order"],
         "05": ["relu_vjp", "matmul_vjp", "unbroadcast"],
+        "08": ["conv2d_backward", "max_pool_backward", "layer_norm_backward", "attention_backward"],
     }
     for number, names in fixed.items():
         if number not in EXERCISES:
@@ -56,7 +57,7 @@ def test_the_fixed_questions_of_the_course_plan_exist():
         assert set(names) <= symbols, number
 
 
-def test_seven_exercises_and_at_least_twenty_five_graded_questions():
-    assert NUMBERS == [f"{n:02d}" for n in range(1, 8)]
+def test_eight_exercises_and_at_least_twenty_five_graded_questions():
+    assert NUMBERS == [f"{n:02d}" for n in range(1, 9)]
     assert [p.name[:2] for p in numbered(ROOT, "lessons")] == NUMBERS
     assert len(QUESTIONS) >= 25

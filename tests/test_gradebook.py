@@ -216,7 +216,7 @@ def test_through_the_command_line_every_solution_earns_full_marks_and_every_exer
         done = cli("grade", *notebooks, "--json")
         assert done.returncode == 0, done.stderr
         results = json.loads(done.stdout)
-        assert [r["exercise"] for r in results] == [f"{n:02d}" for n in range(1, 8)]
+        assert [r["exercise"] for r in results] == [f"{n:02d}" for n in range(1, 9)]
         for r in results:
             assert r["score"] == (r["max_score"] if full else 0), (folder, r["exercise"])
 
