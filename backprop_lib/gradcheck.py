@@ -15,7 +15,9 @@ TINY = 1e-300
 
 
 def _as_float64_array(x) -> np.ndarray:
-    arr = np.array(x, dtype=np.float64)  # always a copy: the caller's array is never touched
+    # Always a copy, so the caller's array is never touched; C order, so that a flat view of it
+    # reaches every entry (a transposed input would otherwise flatten into a copy).
+    arr = np.array(x, dtype=np.float64, order="C")
     return arr
 
 

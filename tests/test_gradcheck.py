@@ -156,3 +156,9 @@ def test_check_gradient_scalar_and_tolerance():
 def test_check_gradient_rejects_a_gradient_of_the_wrong_shape():
     with pytest.raises(ValueError, match=r"shape \(3,\), x has shape \(2,\)"):
         check_gradient(f_cubes, np.ones(2), np.ones(3))
+
+
+def test_numerical_gradient_of_a_transposed_array():
+    W = np.arange(6.0).reshape(3, 2).T  # not C-contiguous: a flat view of it would be a copy
+    grad = numerical_gradient(lambda w: float(np.sum(w * w)), W)
+    assert np.allclose(grad, 2 * W)
