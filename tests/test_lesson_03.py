@@ -72,7 +72,7 @@ def test_add_and_copy_are_duals():
 
 
 def test_fan_out_of_x_times_x_adds_the_copies():
-    assert printed("h = 9") and "dh/dx = 6 (2x = 6)" in OUTPUT
+    assert printed("p = 9") and "dp/dx = 6 (2x = 6)" in OUTPUT
 
 
 def test_mul_chains_make_gradients_vanish_or_explode():
@@ -81,24 +81,60 @@ def test_mul_chains_make_gradients_vanish_or_explode():
     assert "explode" in MARKDOWN and "vanish" in MARKDOWN
 
 
+def test_mul_scales_by_the_other_input_and_a_saturated_sigmoid_only_shrinks():
+    assert "Mul gates are where gradients explode or vanish" not in MARKDOWN
+    assert "scales the gradient by its other input" in MARKDOWN
+    assert "\\sigma' \\le \\tfrac14$, near 0 when saturated" in MARKDOWN
+
+
+def test_staged_example_with_forks_is_filled_in_by_the_reader():
+    from backprop_lib.practice.lesson_03 import staged_forward
+
+    assert printed(f"f(3, -4) = {staged_forward(3.0, -4.0)[0]:.6f}")
+    assert "def staged_forward(x, y):" in ALL_CODE and "def staged_backward(cache):" in ALL_CODE
+    assert 'check("03.staged_backward", staged_backward)' in ALL_CODE
+    fill_in = next(c for c in CODE if c.startswith("def staged_backward(cache):"))
+    assert "dx += ..." in fill_in and "dy += ..." in fill_in and "dden = ..." in fill_in
+
+
+def test_practice_predictions():
+    predictions = [i for i, c in enumerate(CELLS) if c.cell_type == "markdown" and c.source.startswith("**Predict.**")]
+    assert len(predictions) >= 3
+    for i in predictions:
+        assert CELLS[i + 1].source.startswith("guess = ...  # your prediction of")
+        assert "reveal(guess, " in CELLS[i + 3].source and len(CELLS[i + 2].source.splitlines()) == 1
+
+
+def test_conventions_link_navigation_and_further_reading():
+    nav = ("Previous: [Lesson 02 · Sum over paths, and factoring the paths](02_paths_and_modes.ipynb) · "
+           "Next: [Lesson 04 · A modular autograd engine](04_autograd_engine.ipynb) · "
+           "Exercise: [exercises/03_flat_backprop.ipynb](../exercises/03_flat_backprop.ipynb)")
+    assert CELLS[0].source.endswith(nav) and CELLS[-1].source.endswith(nav)
+    assert "[conventions](01_computational_graphs.ipynb#Conventions)" in CELLS[0].source
+    assert CELLS[-1].source.startswith("## Further reading") and "https://cs231n.github.io/optimization-2/" in CELLS[-1].source
+
+
 def test_relative_error_and_gradcheck_of_the_neuron():
     assert "\\frac{|a - n|}{\\max\\bigl(|a| + |n|,\\ \\text{tiny}\\bigr)}" in MARKDOWN
     assert "a = 1e-8, n = 2e-8:     |a - n| = 1e-08, relative error = 0.33" in OUTPUT
     assert "gradcheck ok: True, worst relative error" in OUTPUT
-    assert "buggy dh/dx = 3, numerical = 6, relative error 0.33, ok: False" in OUTPUT
+    assert "buggy dp/dx = 3, numerical = 6, relative error 0.33, ok: False" in OUTPUT
 
 
-def test_eps_sweep_shows_neither_huge_nor_tiny_eps_and_float32_failing():
+def test_step_sweep_shows_neither_huge_nor_tiny_h_and_float32_failing():
     rows = re.findall(r"^\s*(1e-\d\d)\s+(\S+)\s+(\S+)$", OUTPUT, re.MULTILINE)
     table = {eps: (float(e64), float(e32)) for eps, e64, e32 in rows}
     assert len(table) == 14
     best64 = min(e64 for e64, _ in table.values())
     assert best64 < 1e-9
-    assert table["1e-01"][0] > 1e6 * best64  # huge eps: truncation error
-    assert table["1e-12"][0] > 1e4 * best64  # tiny eps: round-off error
+    assert table["1e-01"][0] > 1e6 * best64  # huge h: truncation error
+    assert table["1e-12"][0] > 1e4 * best64  # tiny h: round-off error
     assert min(e32 for _, e32 in table.values()) > 1e3 * best64  # float32 is never good enough
     assert table["1e-08"][1] == 1.0
     assert "float64" in MARKDOWN and "10^{-12}" in MARKDOWN
+    # one notation with lesson 01: h is the step, eps_mach machine precision; h grows to the right
+    assert "\\varepsilon" not in MARKDOWN and "\\epsilon_{\\text{mach}}" in MARKDOWN
+    assert "invert_xaxis" not in ALL_CODE and 'ax.set_xlabel("step h")' in ALL_CODE
 
 
 def test_kink_gives_a_wrong_numerical_gradient():
@@ -119,7 +155,7 @@ def test_uses_only_layers_up_to_gates_and_gradcheck_plus_viz_and_widgets():
     modules = set(re.findall(r"(?:from|import)\s+backprop_lib\.(\w+)", ALL_CODE))
     modules |= {name.strip() for group in re.findall(r"from\s+backprop_lib\s+import\s+([\w, ]+)", ALL_CODE)
                 for name in group.split(",")}
-    assert modules <= {"graph", "gates", "gradcheck", "viz", "widgets"}, modules
+    assert modules <= {"graph", "gates", "gradcheck", "viz", "widgets", "practice"}, modules
 
 
 def test_has_figures():
