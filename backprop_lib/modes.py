@@ -7,8 +7,9 @@ forward sweeps (one per column) or m reverse sweeps (one per row): forward mode 
 are few, reverse mode when outputs are few, as for a scalar loss.
 
 A function written with operators and the methods ``.exp() .log() .tanh() .sigmoid() .relu()
-.sum() .mean() .T .reshape()`` runs unchanged on a ``Dual`` (forward mode), on a ``Tensor``
-(reverse mode) and, where it is scalar, on a ``Value``. ``.sin()`` and ``.cos()`` exist on ``Dual``
+.sum() .mean() .T .reshape()`` and indexing runs unchanged on a ``Dual`` (forward mode), on a
+``Tensor`` (reverse mode) and, where it is scalar, on a ``Value``; on a ``Dual`` it may also
+return a list of entries, which are stacked. ``.sin()`` and ``.cos()`` exist on ``Dual``
 only. ``f`` may use numpy arrays as constants on either side of any operator.
 
 Hessian-vector products H v come two ways, without ever forming H, and each function takes the
@@ -222,6 +223,13 @@ class Dual:
     def T(self) -> Dual:
         return _make(np.transpose(self.value), np.transpose(self.tangent))
 
+    def __getitem__(self, index: Any) -> Dual:
+        """An entry or a slice (``p[0]``, ``x, y = p``): picking entries is linear, so the tangent is
+        picked the same way."""
+        if self.ndim == 0:
+            raise TypeError("a scalar Dual has no entries to index")
+        return _make(self.value[index], self.tangent[index])
+
     def reshape(self, *shape: Any) -> Dual:
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
@@ -257,6 +265,12 @@ def _value_and_tangent(out: Any) -> tuple[Point, Point]:
         return _plain(out.value), _plain(out.tangent)
     if isinstance(out, (numbers.Real, np.ndarray)):  # f ignored x: a constant, zero derivative
         return _plain(out), _plain(np.zeros(np.shape(out)))
+    if isinstance(out, (list, tuple)) and out:  # entries written one by one: [g0, g1]
+        pairs = [_value_and_tangent(entry) for entry in out]
+        shapes = sorted({np.shape(v) for v, _ in pairs})
+        if len(shapes) > 1:
+            raise ValueError(f"f returned a list of entries of different shapes {shapes}: they cannot be stacked")
+        return _plain(np.array([v for v, _ in pairs])), _plain(np.array([t for _, t in pairs]))
     raise TypeError(f"f returned a {type(out).__name__} for a Dual input: write f with operators and "
                     f"methods (x.exp(), x @ W, ...), not with numpy functions or other engines")
 

@@ -351,6 +351,21 @@ def test_forward_over_reverse_on_the_gradient_of_a_small_network_loss():
     np.testing.assert_allclose(net_grad(w), grad(loss, w), rtol=1e-12)
 
 
+def test_a_gradient_written_entry_by_entry_runs_on_dual_numbers():
+    def rosenbrock_grad(p):  # the gradient of (1 - x)^2 + 100 (y - x^2)^2, one entry per line
+        x, y = p
+        return [-2 * (1 - x) - 400 * x * (y - x ** 2), 200 * (y - x ** 2)]
+
+    np.testing.assert_array_equal(hvp_from_grad(rosenbrock_grad, [-1.0, 2.0], [1.0, 0.5]), [602.0, 500.0])
+    value, tangent = jvp(lambda p: [p[0] * p[2], p[1:].sum()], [1.0, 2.0, 3.0], [1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(value, [3.0, 5.0])
+    np.testing.assert_array_equal(tangent, [4.0, 1.0])  # d(p0 p2) = p2 dp0 + p0 dp2; d(p1 + p2) = dp1 + dp2
+    with pytest.raises(TypeError, match="scalar Dual has no entries"):
+        Dual(1.0)[0]
+    with pytest.raises(ValueError, match="different shapes"):
+        jvp(lambda p: [p[0:2], p[0]], np.ones(3), np.ones(3))
+
+
 def test_every_hvp_takes_the_function_then_x_then_v():
     # the exercise's hvp(grad_f, x, v) and the library's: same order, and the name says which function
     assert list(inspect.signature(hvp).parameters) == ["f", "x", "v"]
