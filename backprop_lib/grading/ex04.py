@@ -393,7 +393,7 @@ def _fan_out_program(rng: np.random.Generator, n_ops: int) -> list[tuple]:
 
 
 RECURSION_FEEDBACK = ("a recursive function goes one call deeper per node of a chain, and Python stops at "
-                      "about 1,000 levels: keep your own stack in a list (lesson 04, section 3) instead of "
+                      "about 1,000 levels (3,000 in a Jupyter kernel): keep your own stack in a list (lesson 04, section 3) instead of "
                       "recursing, in topological_order and in backward.")
 
 TOPOLOGICAL_ORDER = Question(
