@@ -27,8 +27,8 @@ def _outputs(path: Path) -> list:
     return [out for cell in _cells(path) for out in cell.get("outputs", [])]
 
 
-def test_the_seven_lessons_are_there():
-    assert [path.name[:2] for path in LESSONS] == ["01", "02", "03", "04", "05", "06", "07"]
+def test_the_eight_lessons_are_there():
+    assert [path.name[:2] for path in LESSONS] == ["01", "02", "03", "04", "05", "06", "07", "08"]
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda path: path.name[:2])
@@ -76,3 +76,66 @@ def test_every_notebook_names_its_kernel_so_jupyterlab_starts_it_without_asking(
     metadata = nbformat.read(notebook, as_version=4).metadata
     assert metadata.kernelspec.name == "python3" and metadata.kernelspec.language == "python"
     assert metadata.language_info.name == "python"
+
+
+READING = ("https://colah.github.io/posts/2015-08-Backprop/", "https://cs231n.github.io/optimization-2/",
+           "https://github.com/karpathy/micrograd", "https://jmlr.org/papers/v18/17-468.html",
+           "https://doi.org/10.1137/1.9780898717761")
+
+
+def _title(path: Path) -> str:
+    return _cells(path)[0].source.splitlines()[0].removeprefix("# ")
+
+
+def _navigation(lesson: Path) -> str:
+    """The navigation line a lesson ends with (and its first cell too)."""
+    index = LESSONS.index(lesson)
+    parts = []
+    if index > 0:
+        parts.append(f"Previous: [{_title(LESSONS[index - 1])}]({LESSONS[index - 1].name})")
+    if index + 1 < len(LESSONS):
+        parts.append(f"Next: [{_title(LESSONS[index + 1])}]({LESSONS[index + 1].name})")
+    parts.append(f"Exercise: [exercises/{lesson.name}](../exercises/{lesson.name})")
+    return " · ".join(parts)
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda path: path.name[:2])
+def test_a_lesson_begins_and_ends_with_its_neighbours_and_exercise_and_ends_with_further_reading(lesson):
+    cells = _cells(lesson)
+    navigation = _navigation(lesson)
+    assert navigation in cells[0].source, navigation
+    last = cells[-1]
+    assert last.cell_type == "markdown" and last.source.startswith("## Further reading"), last.source[:60]
+    assert last.source.rstrip().endswith(navigation), navigation
+    assert sum(url in last.source for url in READING) >= 3, "fewer than three of the course's readings"
+    for target in re.findall(r"\]\((?!https?://)([^)#]+)", "\n".join(c.source for c in cells if c.cell_type == "markdown")):
+        assert (lesson.parent / target).resolve().exists(), f"a link to {target} leads nowhere"
+
+
+@pytest.mark.parametrize("lesson", LESSONS[1:], ids=lambda path: path.name[:2])
+def test_every_lesson_after_the_first_links_to_the_conventions(lesson):
+    assert "(01_computational_graphs.ipynb#Conventions)" in "\n".join(
+        c.source for c in _cells(lesson) if c.cell_type == "markdown")
+
+
+def test_lesson_01_states_the_conventions():
+    markdown = "\n".join(c.source for c in _cells(LESSONS[0]) if c.cell_type == "markdown")
+    assert "## Conventions" in markdown
+    conventions = markdown.split("## Conventions", 1)[1].split("\n## ", 1)[0]
+    for phrase in ("\\epsilon_{\\text{mach}}", "u \\to v", "W_l", "$L$"):
+        assert phrase in conventions, phrase
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda path: path.name[:2])
+def test_a_lesson_has_three_predictions_and_a_fill_in_cell(lesson):
+    cells = _cells(lesson)
+    predictions = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith("**Predict.**")]
+    assert len(predictions) >= 3, f"{len(predictions)} predict-then-run moments"
+    for i in predictions:
+        guess, reveal_cell = cells[i + 1], next(c for c in cells[i + 2:] if c.cell_type == "code")
+        assert guess.cell_type == "code" and re.match(r"guess\s*=\s*\.\.\.", guess.source), guess.source[:60]
+        assert "reveal(guess" in reveal_cell.source, reveal_cell.source[:60]
+    fill_ins = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith("**Your turn.**")]
+    assert fill_ins, "no fill-in cell"
+    for i in fill_ins:
+        assert cells[i + 1].cell_type == "code" and "check(" in cells[i + 1].source and "..." in cells[i + 1].source
