@@ -25,14 +25,15 @@ def lines_with(fragment: str) -> list[str]:
 
 
 def test_forward_pass_equations_and_stored_activations_are_taught():
-    for formula in ("a^0 = x", "z^l = W^l a^{l-1} + b^l", "a^l = \\sigma(z^l)"):
+    for formula in ("a_0 = x", "z_l = a_{l-1} W_l + b_l", "a_l = \\sigma(z_l)", "l = 1, \\dots, K"):
         assert formula in MARKDOWN
     assert "**stores**" in MARKDOWN and "pre-activation" in MARKDOWN
 
 
 def test_worked_example_numbers_are_seeded_and_printed():
     assert "np.random.default_rng(0)" in ALL_CODE
-    for line in ("x  = [ 0.3, -0.5]", "b1 = [0.1, 0.9, 0.6]", "W2 = [[-1. ,  0.7, -0.9]]", "b2 = [0.5]", "y  = 1.0"):
+    for line in ("x  = [ 0.3, -0.5]", "W1 = [[-0.9,  0.6,  0.2],\n      [-1. ,  0.8,  0.5]]", "b1 = [0.1, 0.9, 0.6]",
+                 "W2 = [[-1. ],\n      [ 0.7],\n      [-0.9]]", "b2 = [0.5]", "y  = 1.0"):
         assert line in OUTPUT
 
 
@@ -51,20 +52,20 @@ def test_worked_example_forward_pass(line):
 
 
 def test_backward_equations_are_stated():
-    assert "\\delta^L = \\nabla_{a^L} L \\odot \\sigma'(z^L)" in MARKDOWN
-    assert "\\delta^l = \\big((W^{l+1})^T \\delta^{l+1}\\big) \\odot \\sigma'(z^l)" in MARKDOWN
-    assert "= \\delta^l \\,(a^{l-1})^T" in MARKDOWN
-    assert "\\dfrac{\\partial L}{\\partial b^l} = \\delta^l" in MARKDOWN
+    assert "\\delta_K = \\dfrac{dL}{da_K} \\odot \\sigma'(z_K)" in MARKDOWN
+    assert "\\delta_l = \\big(\\delta_{l+1} W_{l+1}^T\\big) \\odot \\sigma'(z_l)" in MARKDOWN
+    assert "\\dfrac{dL}{dW_l} = a_{l-1}^T\\, \\delta_l" in MARKDOWN
+    assert "\\dfrac{dL}{db_l} = \\delta_l" in MARKDOWN
 
 
 @pytest.mark.parametrize("line", [
     "step 1: dL/dy_hat = [-0.5394]",
     "step 2: delta2    = [-0.1340]",
-    "step 3: dL/dW2    = [[-0.0780, -0.0890, -0.0806]]",
+    "step 3: dL/dW2    = [[-0.0780],\n                     [-0.0890],\n                     [-0.0806]]",
     "step 4: dL/db2    = [-0.1340]",
     "step 5: dL/da1    = [ 0.1340, -0.0938,  0.1206]",
     "step 6: delta1    = [ 0.0326, -0.0209,  0.0289]",
-    "step 7: dL/dW1    = [[ 0.0098, -0.0163],",
+    "step 7: dL/dW1    = [[ 0.0098, -0.0063,  0.0087],\n                     [-0.0163,  0.0105, -0.0145]]",
     "step 8: dL/db1    = [ 0.0326, -0.0209,  0.0289]",
 ])
 def test_eight_backward_steps_of_the_worked_example(line):
@@ -150,6 +151,7 @@ def test_mlp_trained_on_spirals_with_loss_curves_and_decision_boundary():
     assert "final training loss 0.033, validation loss 0.205" in OUTPUT
     assert "training accuracy 99.6%, validation accuracy 95.0%" in OUTPUT
     assert "viz.plot_loss_curves(history" in ALL_CODE and "viz.plot_decision_boundary(" in ALL_CODE
+    assert "X_val=X_val, y_val=y_val, legend=True" in ALL_CODE  # validation markers and a class legend
 
 
 # --- vanishing and exploding gradients ----------------------------------------------------------------
@@ -218,3 +220,76 @@ def test_training_explorer_is_used_and_its_output_ignored():
 
 def test_the_exercise_pointer_names_the_function_to_write():
     assert "mlp_backward(params, cache, grad_out)" in MARKDOWN
+
+
+# --- notation, softmax and cross-entropy, optimisers on a surface ------------------------------------------------
+
+
+def test_one_notation_rows_subscripts_and_K_layers():
+    assert "[conventions](01_computational_graphs.ipynb#Conventions)" in MARKDOWN
+    assert "l = 1, \\dots, L" not in MARKDOWN and "W^l" not in MARKDOWN.replace("W^{l+1}", "")
+    assert "\\partial L" not in MARKDOWN  # the loss's gradients are total derivatives: dL/dW_l
+    assert "z_1 = x W_1 + b_1" in MARKDOWN and "$W_1$ is $2 \\times 3$" in MARKDOWN
+
+
+def test_softmax_cross_entropy_gradient_is_derived_through_log_sum_exp():
+    for formula in ("\\operatorname{LSE}(z)", "\\frac{\\partial \\operatorname{LSE}}{\\partial z_k} = \\frac{e^{z_k}}",
+                    "\\frac{d\\ell}{dz_k} = p_k - [k = y]",
+                    "\\Delta_K = \\frac{dL}{dZ_K} = \\frac{\\mathrm{softmax}(Z_K) - \\mathrm{onehot}(y)}{N}"):
+        assert formula in MARKDOWN, formula
+    assert "p - onehot = [ 0.7856,  0.0391, -0.8247]; vs central differences: relative error 0.00000000" in OUTPUT
+    assert "without the shift: [nan  0.  0.]; with it: [1. 0. 0.]" in OUTPUT
+
+
+def test_gradient_descent_limit_and_three_optimisers_on_a_two_parameter_surface():
+    assert "f(u, v) = \\tfrac12\\,(u^2 + 25\\, v^2)" in MARKDOWN
+    assert "lr 0.075: distance to the minimum after 100 steps 2e-03 (converged)" in OUTPUT
+    assert "lr 0.085: distance to the minimum after 100 steps 1e+05 (diverged)" in OUTPUT
+    for line in ("SGD (lr 0.07)                  distance to the minimum after 40 steps: 0.22",
+                 "SGD + momentum 0.8 (lr 0.015)  distance to the minimum after 40 steps: 0.0077",
+                 "Adam (lr 0.3)                  distance to the minimum after 40 steps: 0.092"):
+        assert line in OUTPUT
+    assert "ax.contour(" in ALL_CODE and "optim.Adam(p, lr=0.3)" in ALL_CODE
+
+
+def test_a_schedule_on_and_off_with_the_same_seed():
+    assert ("cosine schedule   training loss moves by about 1e-05 per epoch at the end; "
+            "final validation loss 0.20") in OUTPUT
+    assert ("constant lr 0.01  training loss moves by about 1e-03 per epoch at the end; "
+            "final validation loss 0.27") in OUTPUT
+    assert "viz.plot_loss_curves(history_constant" in ALL_CODE
+
+
+def test_the_residual_jump_and_the_jumping_norms_are_explained():
+    assert "residual sigmoid: mean |input| of the last layer 5.2, of the first block 0.5" in OUTPUT
+    assert "jump at the last layer is not an explosion" in MARKDOWN
+    assert "viz.plot_grad_norm_history(" in ALL_CODE and "window=15" in ALL_CODE
+    assert "ReLU: each layer's norm changes by a factor of about 1.40, 1.99, 1.52 per epoch" in OUTPUT
+    assert "tanh: each layer's norm changes by a factor of about 1.11, 1.09, 1.05 per epoch" in OUTPUT
+
+
+# --- practice, figures, links --------------------------------------------------------------------------------------
+
+
+def test_practice_three_predictions_and_a_fill_in_cell():
+    sources = [c.source for c in CELLS]
+    predictions = [i for i, s in enumerate(sources) if s.startswith("**Predict.**")]
+    assert len(predictions) >= 3
+    for i in predictions:
+        assert sources[i + 1].startswith("guess = ...") and "reveal(guess," in sources[i + 3]
+    fill = [i for i, s in enumerate(sources) if s.startswith("**Your turn.**")]
+    assert fill and 'check("06.cross_entropy_grad", cross_entropy_grad)' in sources[fill[0] + 1]
+
+
+def test_figures_fit_a_notebook_column():
+    sizes = re.findall(r"<Figure size ([\d.]+)x[\d.]+ with", OUTPUT)
+    assert len(sizes) >= 7 and all(float(w) <= 700 for w in sizes)
+
+
+def test_navigation_and_further_reading():
+    nav = ("Previous: [Lesson 05 · Vectors, matrices and vector-Jacobian products](05_vector_jacobian_products.ipynb) · "
+           "Next: [Lesson 07 · Modes, cost and memory](07_modes_cost_memory.ipynb) · "
+           "Exercise: [exercises/06_training_networks.ipynb](../exercises/06_training_networks.ipynb)")
+    assert CELLS[0].source.rstrip().endswith(nav)
+    assert CELLS[-1].source.startswith("## Further reading") and CELLS[-1].source.rstrip().endswith("---\n" + nav)
+    assert 3 <= len(re.findall(r"\]\((https://[^)]+)\)", CELLS[-1].source)) <= 6
