@@ -242,7 +242,7 @@ def test_softmax_cross_entropy_gradient_is_derived_through_log_sum_exp():
 
 
 def test_gradient_descent_limit_and_three_optimisers_on_a_two_parameter_surface():
-    assert "f(u, v) = \\tfrac12\\,(u^2 + 25\\, v^2)" in MARKDOWN
+    assert "f(q, r) = \\tfrac12\\,(q^2 + 25\\, r^2)" in MARKDOWN
     assert "lr 0.075: distance to the minimum after 100 steps 2e-03 (converged)" in OUTPUT
     assert "lr 0.085: distance to the minimum after 100 steps 1e+05 (diverged)" in OUTPUT
     for line in ("SGD (lr 0.07)                  distance to the minimum after 40 steps: 0.22",
