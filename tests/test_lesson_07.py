@@ -5,6 +5,7 @@ Reads the committed notebook only (no execution): nbval re-executes it separatel
 import re
 
 import nbformat
+import numpy as np
 import pytest
 
 from notebook_text import find_notebook, image_count, markdown_text, output_text
@@ -26,7 +27,7 @@ def lines_with(fragment: str) -> list[str]:
 
 
 def test_chain_of_jacobians_is_written_out():
-    assert ("\\frac{\\partial l}{\\partial z_3}}_{1 \\times |z_3|}" in MARKDOWN
+    assert ("\\frac{\\partial L}{\\partial z_3}}_{1 \\times |z_3|}" in MARKDOWN
             and "\\frac{\\partial z_1}{\\partial x}}_{|z_1| \\times |x|}" in MARKDOWN)
     assert "$|z_3||z_2| + |z_2||z_1| + |z_1||x|$" in MARKDOWN
     assert "$|z_2||z_1||x| + |z_3||z_2||x| + |z_3||x|$" in MARKDOWN
@@ -34,7 +35,7 @@ def test_chain_of_jacobians_is_written_out():
 
 
 @pytest.mark.parametrize("line", [
-    "sizes |x|, |z1|, |z2|, |z3|, |l| = [784, 256, 128, 10, 1]",
+    "sizes |x|, |z1|, |z2|, |z3|, |L| = [784, 256, 128, 10, 1]",
     "from the loss side  (vector x matrix): 10*128 + 128*256 + 256*784 = 234,752 multiply-adds",
     "from the input side (matrix x matrix): 128*256*784 + 10*128*784 + 1*10*784 = 26,701,472 multiply-adds",
     "the input side costs 114 times as much",
@@ -49,7 +50,7 @@ def test_both_orders_are_counted_on_real_sizes(line):
 def test_real_jacobians_are_multiplied_in_both_orders():
     assert "Jacobian shapes: (1, 10), (10, 128), (128, 256), (256, 784)" in OUTPUT
     assert "multiply-adds counted: loss side 234,752, input side 26,701,472" in OUTPUT
-    assert f"both orders give the same dl/dx: {AGREE}" in OUTPUT
+    assert f"both orders give the same dL/dx: {AGREE}" in OUTPUT
     assert f"chain product vs the engine's x.grad: {AGREE}" in OUTPUT
 
 
@@ -70,10 +71,11 @@ def test_no_timing_is_printed_in_a_compared_cell():
 
 
 def test_dl_dz1_is_reused_by_w1_and_b1():
-    assert "reuse" in MARKDOWN and "\\frac{\\partial l}{\\partial b_1} = \\frac{\\partial l}{\\partial z_1}" in MARKDOWN
-    assert "dl/dz1 has shape (1, 256); dl/dW1 = outer(dl/dz1, x) has shape (256, 784)" in OUTPUT
+    assert "reuse" in MARKDOWN and "\\frac{dL}{db_1} = \\frac{dL}{dz_1}" in MARKDOWN
+    assert "\\frac{dL}{dW_1} = x^\\top \\frac{dL}{dz_1}" in MARKDOWN
+    assert "dL/dz1 has shape (1, 256); dL/dW1 = outer(x, dL/dz1) has shape (784, 256), like W1" in OUTPUT
     assert "extra multiply-adds for W1 and b1: 200,704 + 256" in OUTPUT
-    assert f"dl/dW1 vs the engine: {AGREE}" in OUTPUT and f"dl/db1 vs the engine: {AGREE}" in OUTPUT
+    assert f"dL/dW1 vs the engine: {AGREE}" in OUTPUT and f"dL/db1 vs the engine: {AGREE}" in OUTPUT
 
 
 # --- forward and reverse mode -------------------------------------------------------------------------
@@ -95,7 +97,7 @@ def test_jvp_and_vjp_agree_through_the_dot_product_identity():
     for term in ("Jacobian-vector product", "vector-Jacobian product", "JVP", "VJP"):
         assert term in MARKDOWN
     left = re.search(r"u \. \(J v\)   = (-?\d+\.\d{6})", OUTPUT)
-    right = re.search(r"\(J\^T u\) \. v = (-?\d+\.\d{6})", OUTPUT)
+    right = re.search(r"\(u J\) \. v   = (-?\d+\.\d{6})", OUTPUT)
     assert left and right and left.group(1) == right.group(1)
     assert "jvp(f, x0, v)" in ALL_CODE and "vjp(f, x0, u)" in ALL_CODE
 
@@ -151,7 +153,7 @@ def test_checkpointing_memory_against_recomputation(line):
 def test_checkpointing_gradients_identical_for_every_k():
     assert len(lines_with("gradients identical: True")) == 16
     assert not lines_with("gradients identical: False")
-    assert "checkpoint" in MARKDOWN and "\\sqrt{L}" in MARKDOWN and "recompute" in MARKDOWN
+    assert "checkpoint" in MARKDOWN and "\\sqrt{K}" in MARKDOWN and "recompute" in MARKDOWN
 
 
 def test_checkpointing_wall_time_only_in_an_ignored_cell():
@@ -163,7 +165,7 @@ def test_checkpointing_wall_time_only_in_an_ignored_cell():
 
 
 def test_hessian_vector_products_without_forming_h():
-    assert "H v = \\nabla_\\theta\\big(\\nabla_\\theta L \\cdot v\\big)" in MARKDOWN and "create_graph=True" in MARKDOWN
+    assert "H v = \\nabla_w\\big(\\nabla_w L \\cdot v\\big)" in MARKDOWN and "create_graph=True" in MARKDOWN
     assert "H v by two reverse sweeps:       [602.0000, 500.0000]" in OUTPUT
     assert "H v by differences of gradients: [602.0000, 500.0000]" in OUTPUT
     assert "[[402.0000, 400.0000],\n [400.0000, 200.0000]]" in OUTPUT
@@ -191,7 +193,7 @@ def test_maml_gradient_of_a_gradient():
     assert "MAML" in MARKDOWN and "meta-learning" in MARKDOWN
     assert "MAML gradient dL_val(w')/dw = -4.4800" in OUTPUT
     assert "first-order approximation   = -5.6000" in OUTPUT
-    assert "ratio = 0.8000 = 1 - alpha * L_train''" in OUTPUT
+    assert "ratio = 0.8000 = 1 - r * L_train''" in OUTPUT
 
 
 # --- backpropagation through time -----------------------------------------------------------------------
@@ -200,7 +202,7 @@ def test_maml_gradient_of_a_gradient():
 def test_bptt_gradient_norms_shrink_or_grow():
     for term in ("backpropagation through time", "share the same weights", "Unrolled", "Truncated BPTT"):
         assert term.lower() in MARKDOWN.lower()
-    rows = {s: lines_with(f"scale {s}: ") for s in ("0.5", "1.0", "3.0")}
+    rows = {s: [r for r in lines_with(f"  scale {s}: ") if "relative to t = 40" in r] for s in ("0.5", "1.0", "3.0")}
     assert all(len(r) == 1 for r in rows.values())
 
     def first_and_last(row):
@@ -221,6 +223,120 @@ def test_truncated_bptt():
     cosines = [float(r.rsplit(" ", 1)[1]) for r in rows]
     assert cosines == sorted(cosines) and 0 < cosines[0] < cosines[-1] < 1.0001
     assert "truncate=10" in ALL_CODE and "detached" in MARKDOWN
+
+
+def test_bptt_gradient_of_the_shared_weight_is_a_sum_over_time_steps():
+    assert "\\frac{dL}{dW} = \\sum_{t=1}^{T} s_{t-1}^\\top\\, g_t" in MARKDOWN
+    assert "g_t = \\frac{dL}{ds_t} \\odot \\big(1 - s_t^2\\big)" in MARKDOWN
+    assert f"sum over the 40 time steps vs the engine's gradient: {AGREE}" in OUTPUT
+
+
+def test_bptt_names_its_two_factors_and_measures_them():
+    assert "spectral radius" in MARKDOWN and "\\tanh'" in MARKDOWN
+    rows = lines_with("spectral radius")
+    assert len(rows) == 3
+    radii = [float(re.search(r"spectral radius (\d+\.\d\d)", r).group(1)) for r in rows]
+    factors = [float(re.search(r"by a factor (\d+\.\d\d) per step", r).group(1)) for r in rows]
+    assert radii == sorted(radii) and factors[0] < 1 < factors[-1]
+
+
+def test_the_fading_gradient_is_stated_as_measured():
+    assert "nearly four orders" not in MARKDOWN and "about nearly" not in MARKDOWN
+    found = re.search(r"shrinks by a factor of ([\d,]+), (\d\.\d) orders of magnitude", OUTPUT)
+    assert found and 3 <= float(found.group(2)) < 4
+    assert "between three and four orders of magnitude" in " ".join(MARKDOWN.split())
+    assert abs(np.log10(float(found.group(1).replace(",", ""))) - float(found.group(2))) < 0.05
+
+
+def test_clipping_in_use():
+    assert "Gradient clipping" in MARKDOWN or "gradient clipping" in MARKDOWN
+    assert ("unclipped: the loss ends above where it started: True; the gradient norm passed 1,000: True"
+            in OUTPUT)
+    assert ("clipped:   the loss ends below three quarters of where it started: True; the largest gradient "
+            "norm stayed below 100: True") in OUTPUT
+
+
+# --- measured against modelled ----------------------------------------------------------------------------
+
+
+def test_the_memory_model_is_set_beside_the_measured_peak():
+    measuring = [c for c in CODE_CELLS if "traced_peak(" in c.source or "measure(" in c.source]
+    assert len(measuring) >= 3 and all(c.source.startswith("# NBVAL_IGNORE_OUTPUT") for c in measuring)
+    assert ("measured peak = model + weights' gradients + between 1.5 and 2.5 activations, at every depth: True"
+            in OUTPUT)
+    assert "each extra layer costs between 1.0 and 1.1 activations: True" in OUTPUT
+    assert "holding every tensor costs more than 4 times the model: True" in OUTPUT
+    assert "tracemalloc" in MARKDOWN and "pre-activations" in MARKDOWN and "retain_grad()" in MARKDOWN
+
+
+def test_checkpointing_is_measured_and_timed_for_every_k_beside_the_model():
+    table = [c for c in CODE_CELLS if "measured_peaks[k]" in c.source and "best_time(" in c.source]
+    assert len(table) == 1 and table[0].source.startswith("# NBVAL_IGNORE_OUTPUT")
+    assert "for k in range(1, depth + 1)" in table[0].source
+    assert "measured peak within 1.6 times the model for every k: True" in OUTPUT
+    assert "the best k keeps less than 0.65 of plain backward's measured peak: True" in OUTPUT
+    assert "binomial" in MARKDOWN and "revolve" in MARKDOWN
+
+
+def test_finite_differences_say_which_sizes_are_measured_and_which_extrapolated():
+    assert "**measured** for the\nfour smaller models" in MARKDOWN and "**extrapolated**" in MARKDOWN
+    timed = [c for c in CODE_CELLS if "finite_difference_gradient" in c.source]
+    assert "'extrapolated: n + 1 evaluations'" in timed[0].source and "is_measured = n < 5_000" in timed[0].source
+
+
+def test_a_backward_pass_becomes_a_graph():
+    assert "engine.grad(y_v, [x_v], create_graph=True)" in ALL_CODE and "viz.draw_value_graph(dy_dx" in ALL_CODE
+    assert "dy/dx = 3x^2 = 12, a Value computed by a graph" in OUTPUT
+    assert "d2y/dx2 = 6x = 12, by a reverse sweep through that graph" in OUTPUT
+
+
+def test_forward_over_reverse_beside_reverse_over_reverse():
+    assert "forward over reverse" in MARKDOWN.lower() and "reverse over\nreverse" in MARKDOWN.lower()
+    assert "hvp_from_grad(rosenbrock_grad, point, direction)" in ALL_CODE
+    for line in ("H v, reverse over reverse (hvp):           [602.0000, 500.0000]",
+                 "H v, forward over reverse (hvp_from_grad): [602.0000, 500.0000]",
+                 "H v, central differences of the gradient:  [602.0000, 500.0000]"):
+        assert line in OUTPUT
+
+
+# --- practice, notation, links ----------------------------------------------------------------------------
+
+
+def test_three_predictions_and_two_fill_in_cells():
+    predicts = [i for i, c in enumerate(CELLS) if c.cell_type == "markdown" and "**Predict.**" in c.source]
+    assert len(predicts) >= 3
+    for i in predicts:
+        assert CELLS[i + 1].cell_type == "code" and CELLS[i + 1].source.startswith("guess = ...")
+        assert "reveal(guess" in CELLS[i + 3].source
+    turns = [i for i, c in enumerate(CELLS) if c.cell_type == "markdown" and c.source.startswith("**Your turn.**")]
+    assert len(turns) >= 2
+    assert {re.search(r'check\("(07\.\w+)"', CELLS[i + 1].source).group(1) for i in turns} == {
+        "07.tangents", "07.bptt_step"}
+
+
+def test_one_notation_with_the_course():
+    first = CELLS[0].source
+    assert "[conventions](01_computational_graphs.ipynb#Conventions)" in first
+    for greek in ("\\theta", "\\alpha", "\\delta", "\\rho", "\\lambda", "\\eta"):
+        assert greek not in MARKDOWN, greek
+    assert "dl/d" not in OUTPUT and "$l$" not in MARKDOWN
+    assert "x W_1 + b_1" in MARKDOWN  # rows
+
+
+NAVIGATION = ("Previous: [Lesson 06 · Backpropagation through a neural network](06_training_networks.ipynb) · "
+              "Next: [Lesson 08 · Backpropagation through the layers of modern networks](08_modern_layers.ipynb) · "
+              "Exercise: [exercises/07_modes_cost_memory.ipynb](../exercises/07_modes_cost_memory.ipynb)")
+
+
+def test_further_reading_and_navigation():
+    last = CELLS[-1]
+    assert last.cell_type == "markdown" and last.source.startswith("## Further reading")
+    assert last.source.rstrip().endswith(NAVIGATION) and CELLS[0].source.rstrip().endswith(NAVIGATION)
+    course_links = ("https://colah.github.io/posts/2015-08-Backprop/", "https://cs231n.github.io/optimization-2/",
+                    "https://github.com/karpathy/micrograd", "https://jmlr.org/papers/v18/17-468.html",
+                    "https://doi.org/10.1137/1.9780898717761")
+    assert sum(link in last.source for link in course_links) >= 3
+    assert 3 <= last.source.count("\n- ") <= 6
 
 
 # --- form ------------------------------------------------------------------------------------------------
