@@ -18,10 +18,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import ipywidgets as widgets
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
-from . import datasets, nn, optim, viz
+from . import datasets, layers, nn, optim, viz
 from .graph import Expression, Graph, Step
 from .tensor import Tensor
 
@@ -424,4 +426,153 @@ class Explorer(_Explorer):
         _show(self.plot, self.figure, text)
 
 
-__all__ = ["Explorer", "GraphExplorer", "SweepStepper", "TrainingExplorer"]
+_FILTERS = ("vertical edges", "horizontal edges", "blur")
+
+
+def _filter(name: str, size: int) -> np.ndarray:
+    """A ``size`` x ``size`` filter: an edge detector (weights rising from -1 to 1 across the
+    columns or the rows; a single 0 for size 1) or a blur (every weight 1 / size^2)."""
+    if name == "blur":
+        return np.full((size, size), 1.0 / size**2)
+    ramp = np.linspace(-1.0, 1.0, size) if size > 1 else np.zeros(1)
+    columns = np.tile(ramp, (size, 1))
+    return columns if name == "vertical edges" else columns.T.copy()
+
+
+class ConvolutionExplorer(_Explorer):
+    """Slide a square filter over an image: the output, and which input pixels one output's
+    gradient reaches.
+
+    Controls: ``kernel`` (size, 1 to 5), ``stride`` (1 to 3), ``padding`` (0 to 2), ``filter``
+    ("vertical edges", "horizontal edges", "blur"), and ``row``, ``col``: the output position whose
+    gradient is followed (their range follows the output's size). The default image is an 8x8
+    handwritten digit from ``datasets.digits``.
+
+    Four panels: the zero-padded input with the window of the chosen output; the output; dL/dx for
+    an upstream gradient that is 1 at the chosen output and 0 elsewhere (the filter's weights, laid
+    over the window's pixels: one output's gradient reaches exactly those); and how many outputs
+    each input pixel feeds, which is dL/dx for an upstream of all ones through an all-ones filter.
+    The gradients come from ``layers.conv2d``'s backward pass and ``layers.col2im``.
+
+    Attributes after each redraw: ``weights`` (K, K), ``output`` (OH, OW), ``grad`` (H, W),
+    ``reach`` (H, W) booleans (the input pixels inside the window), ``uses`` (H, W) integers;
+    ``summary`` (HTML), ``plot`` (Output), ``figure``, ``widget``, and the controls.
+    """
+
+    def __init__(self, image: Any = None, kernel: int = 3, stride: int = 1, padding: int = 0,
+                 filter: str = "vertical edges"):
+        if image is None:
+            images, labels = datasets.digits("test")
+            image = images[int(np.flatnonzero(labels == 2)[0]), 0]
+        image = np.asarray(image, dtype=float)
+        if image.ndim != 2 or min(image.shape) < 5 or max(image.shape) > 32:
+            raise ValueError(f"ConvolutionExplorer needs a 2-D image of 5x5 to 32x32 pixels, got shape {image.shape}")
+        if filter not in _FILTERS:
+            raise ValueError(f"filter must be one of {_FILTERS}, got {filter!r}")
+        self.image = image
+        self.kernel = widgets.IntSlider(value=kernel, min=1, max=5, description="kernel")
+        self.stride = widgets.IntSlider(value=stride, min=1, max=3, description="stride")
+        self.padding = widgets.IntSlider(value=padding, min=0, max=2, description="padding")
+        self.filter = widgets.Dropdown(options=list(_FILTERS), value=filter, description="filter")
+        self.row = widgets.IntSlider(value=0, min=0, max=0, description="output row")
+        self.col = widgets.IntSlider(value=0, min=0, max=0, description="output col")
+        for name, control, value in (("kernel", self.kernel, kernel), ("stride", self.stride, stride),
+                                     ("padding", self.padding, padding)):
+            if control.value != value:  # ipywidgets clamps silently; a wrong setting should be said
+                raise ValueError(f"{name} must lie in [{control.min}, {control.max}], got {value!r}")
+        for control in (self.kernel, self.stride, self.padding, self.filter, self.row, self.col):
+            control.style.description_width = "initial"
+        self.summary = widgets.HTML()
+        self.plot = widgets.Output()
+        self.figure = Figure(figsize=(7.0, 6.2))
+        self._controls = {"kernel": self.kernel, "stride": self.stride, "padding": self.padding,
+                          "filter": self.filter, "row": self.row, "col": self.col}
+        self._wire([self.summary, self.plot])
+
+    def set(self, **values: Any) -> None:
+        """Move several controls at once: the geometry first, so that the output position is
+        checked against the output's new size."""
+        position = {name: values.pop(name) for name in ("row", "col") if name in values}
+        if values:
+            super().set(**values)
+        if position:
+            super().set(**position)
+
+    def _out_size(self) -> tuple[int, int]:
+        k, s, p = self.kernel.value, self.stride.value, self.padding.value
+        h, w = self.image.shape
+        return (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+
+    def _update(self, change: Any = None) -> None:
+        if self._paused:
+            return
+        oh, ow = self._out_size()
+        self._paused = True  # the position sliders clamp themselves to the new size: one redraw only
+        try:
+            self.row.max, self.col.max = oh - 1, ow - 1
+        finally:
+            self._paused = False
+        k, s, p = self.kernel.value, self.stride.value, self.padding.value
+        r, c = self.row.value, self.col.value
+        h, w = self.image.shape
+        self.weights = _filter(self.filter.value, k)
+        x = Tensor(self.image[None, None], requires_grad=True)
+        y = layers.conv2d(x, self.weights[None, None], stride=s, padding=p)
+        upstream = np.zeros(y.shape)
+        upstream[0, 0, r, c] = 1.0
+        y.backward(upstream)
+        self.output, self.grad = y.data[0, 0], x.grad[0, 0]
+        one = np.zeros((1, k * k, oh * ow))
+        one[0, :, r * ow + c] = 1.0
+        self.reach = layers.col2im(one, (1, 1, h, w), k, s, p)[0, 0] > 0
+        self.uses = np.rint(layers.col2im(np.ones((1, k * k, oh * ow)), (1, 1, h, w), k, s, p)[0, 0]).astype(int)
+        unused = int(np.count_nonzero(self.uses == 0))
+        text = (f"kernel {k}x{k}, stride {s}, padding {p}: input {h}x{w} → output {oh}x{ow}; "
+                f"the gradient of output ({r}, {c}) reaches {int(self.reach.sum())} input pixels; "
+                f"each input pixel feeds {self.uses.min()} to {self.uses.max()} outputs")
+        if unused:
+            text += f" ({unused} pixel{'s' * (unused != 1)} feed none and always get a zero gradient)"
+        self._draw(k, s, p, r, c)
+        self.summary.value = html.escape(text)
+        _show(self.plot, self.figure, text)
+
+    def _draw(self, k: int, s: int, p: int, r: int, c: int) -> None:
+        fig = self.figure
+        fig.clear()
+        (ax_in, ax_out), (ax_grad, ax_uses) = fig.subplots(2, 2)
+        fig.subplots_adjust(left=0.04, right=0.98, bottom=0.03, top=0.92, wspace=0.12, hspace=0.25)
+        h, w = self.image.shape
+        padded = np.full((h + 2 * p, w + 2 * p), np.nan)
+        padded[p:p + h, p:p + w] = self.image
+        greys = _cmap("Greys", bad="#f3e6c8")
+        ax_in.imshow(padded, cmap=greys, vmin=0, vmax=max(float(np.nanmax(padded)), 1e-12),
+                     extent=(-p - 0.5, w + p - 0.5, h + p - 0.5, -p - 0.5))
+        ax_in.add_patch(Rectangle((c * s - p - 0.5, r * s - p - 0.5), k, k, fill=False, edgecolor="#dd6b20",
+                                  linewidth=2.5))
+        ax_in.set_title(f"input {h}x{w}" + (f", padded by {p} (beige)" if p else "") + ", window", fontsize=10)
+        limit = max(float(np.abs(self.output).max()), 1e-12)
+        ax_out.imshow(self.output, cmap=_cmap("RdBu_r"), vmin=-limit, vmax=limit)
+        ax_out.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, edgecolor="#dd6b20", linewidth=2.5))
+        ax_out.set_title(f"output {self.output.shape[0]}x{self.output.shape[1]} ({self.filter.value})", fontsize=10)
+        limit = max(float(np.abs(self.grad).max()), 1e-12)
+        ax_grad.imshow(self.grad, cmap=_cmap("RdBu_r"), vmin=-limit, vmax=limit)
+        for i, j in zip(*np.nonzero(self.reach)):
+            ax_grad.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="#dd6b20", linewidth=1))
+        ax_grad.set_title(f"dL/dx for dL/dy = 1 at output ({r}, {c})", fontsize=10)
+        ax_uses.imshow(self.uses, cmap=_cmap("Blues"), vmin=0, vmax=max(int(self.uses.max()), 1) * 1.4)
+        for (i, j), n in np.ndenumerate(self.uses):
+            ax_uses.text(j, i, str(n), ha="center", va="center", fontsize=8,
+                         color="#c53030" if n == 0 else "#1a202c")
+        ax_uses.set_title("outputs each input pixel feeds", fontsize=10)
+        for ax in (ax_in, ax_out, ax_grad, ax_uses):
+            ax.set_xticks([])
+            ax.set_yticks([])
+
+
+def _cmap(name: str, bad: str | None = None) -> Any:
+    """A copy of a matplotlib colour map, with ``bad`` as the colour of nan cells."""
+    cmap = matplotlib.colormaps[name]
+    return cmap.with_extremes(bad=bad) if bad is not None else cmap
+
+
+__all__ = ["ConvolutionExplorer", "Explorer", "GraphExplorer", "SweepStepper", "TrainingExplorer"]

@@ -285,3 +285,71 @@ def test_a_stored_explorer_shows_a_hint_not_a_widget_repr() -> None:
     data, _ = InteractiveShell.instance().display_formatter.format(explorer)
     assert data["text/plain"] == "Explorer: run this cell to use the interactive explorer."
     assert "application/vnd.jupyter.widget-view+json" in data
+
+
+# --- ConvolutionExplorer -------------------------------------------------------------------------
+
+
+def test_convolution_explorer_shows_the_output_and_where_one_output_gradient_goes() -> None:
+    import numpy as np
+
+    from backprop_lib import datasets, layers
+
+    explorer = widgets.ConvolutionExplorer()
+    images, labels = datasets.digits("test")
+    assert np.array_equal(explorer.image, images[np.flatnonzero(labels == 2)[0], 0])
+    assert explorer.summary.value == (
+        "kernel 3x3, stride 1, padding 0: input 8x8 → output 6x6; the gradient of output (0, 0) reaches 9 input "
+        "pixels; each input pixel feeds 1 to 9 outputs")
+    assert explorer.weights.tolist() == [[-1, 0, 1]] * 3
+    expected = layers.conv2d(explorer.image[None, None], explorer.weights[None, None]).data[0, 0]
+    assert np.allclose(explorer.output, expected)
+    # one output's gradient: the filter's weights laid over its window, zero elsewhere
+    assert np.array_equal(explorer.reach[:3, :3], np.ones((3, 3), bool)) and explorer.reach.sum() == 9
+    assert np.array_equal(explorer.grad[:3, :3], explorer.weights) and not explorer.grad[3:].any()
+    assert explorer.uses[0].tolist() == [1, 2, 3, 3, 3, 3, 2, 1]
+    assert (explorer.row.max, explorer.col.max) == (5, 5)
+    assert shown_png(explorer).startswith(b"\x89PNG")
+    assert len(explorer.figure.axes) == 4
+
+    explorer.set(row=4, col=2)
+    assert np.array_equal(np.argwhere(explorer.reach)[[0, -1]], [[4, 2], [6, 4]])
+    assert "the gradient of output (4, 2) reaches 9 input pixels" in explorer.summary.value
+
+
+def test_convolution_explorer_follows_stride_padding_and_filter() -> None:
+    import numpy as np
+
+    explorer = widgets.ConvolutionExplorer(np.arange(49.0).reshape(7, 7), kernel=2, stride=3)
+    assert explorer.summary.value.startswith("kernel 2x2, stride 3, padding 0: input 7x7 → output 2x2;")
+    assert "each input pixel feeds 0 to 1 outputs (33 pixels feed none and always get a zero gradient)" \
+        in explorer.summary.value
+    explorer.set(col=1)
+    assert explorer.summary.value.count("output (0, 1) reaches 4 input pixels") == 1
+    # padding: the window of output (0, 0) hangs over the edge, so fewer real pixels receive its gradient
+    explorer.set(kernel=3, stride=1, padding=2, row=0, col=0)
+    assert explorer.output.shape == (9, 9) and (explorer.row.max, explorer.col.max) == (8, 8)
+    assert explorer.reach.sum() == 1 and explorer.reach[0, 0]
+    assert explorer.uses.min() == explorer.uses.max() == 9
+    explorer.set(row=8)
+    explorer.padding.value = 0  # the output shrinks to 5x5: the chosen row follows it
+    assert explorer.row.value == 4 and explorer.output.shape == (5, 5)
+    explorer.filter.value = "blur"
+    assert np.allclose(explorer.weights, 1 / 9) and np.isclose(explorer.output[0, 0], 8.0)
+    explorer.filter.value = "horizontal edges"
+    assert explorer.weights[:, 0].tolist() == [-1, 0, 1]
+    explorer.set(kernel=1)
+    assert explorer.weights.tolist() == [[0.0]] and "feeds 1 to 1 outputs" in explorer.summary.value
+
+
+def test_convolution_explorer_rejects_bad_settings() -> None:
+    import numpy as np
+
+    with pytest.raises(ValueError, match="2-D image"):
+        widgets.ConvolutionExplorer(np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="filter"):
+        widgets.ConvolutionExplorer(filter="sharpen")
+    with pytest.raises(ValueError, match="kernel must lie in"):
+        widgets.ConvolutionExplorer(kernel=7)
+    with pytest.raises(ValueError, match="no control named"):
+        widgets.ConvolutionExplorer().set(dilation=2)
