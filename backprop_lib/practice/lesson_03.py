@@ -9,9 +9,12 @@ or ``=`` where ``+=`` was needed) and names the stage, never the value.
 """
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from itertools import combinations
 from typing import Any
+
+import numpy as np
 
 from ..gates import sigmoid
 from . import _TODO, Verdict, close, not_filled, practice
@@ -58,10 +61,15 @@ def _missing_term(answers: list[float], terms: list[dict[str, float]]) -> list[s
     return None
 
 
-def _diagnose(name: str, uses: str, answers: list[float], terms: list[dict[str, float]]) -> str:
+def _diagnose(name: str, uses: str, answers: list[float], terms: list[dict[str, float]], other_right: bool) -> str:
     missing = _missing_term(answers, terms)
     if missing is None:
-        return (f"{name} is off, and not by a missing term: check the local derivatives on {name[1:]}'s paths, "
+        var = name[1:]
+        if other_right:
+            only = "(3) sigx and its share of (2)" if var == "x" else "(2) num's share for sigy, and (1) sigy"
+            return (f"{name} is off, and not by a missing term; the other gradient is right, so the stages both share, "
+                    f"(8) to (4), are fine: look at the stages only {var} goes through, {only}")
+        return (f"{name} is off, and not by a missing term: check the local derivatives on {var}'s paths, "
                 "each computed from values in the cache")
     plural = "s" if len(missing) > 1 else ""
     stages = f"stage{plural} " + " and ".join(missing)
@@ -72,9 +80,32 @@ def _diagnose(name: str, uses: str, answers: list[float], terms: list[dict[str, 
             "from each use")
 
 
+def _is_number(value: Any) -> bool:
+    if isinstance(value, np.ndarray):
+        return value.ndim == 0 and value.dtype.kind in "iuf"
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _pair(result: Any) -> tuple | str:
+    """The two gradients the reader's function returned, or what is wrong with its return value
+    (said without the values: they are computed at the check's points, not the reader's)."""
+    if result is None:
+        return "your function returned None: end it with return dx, dy"
+    if not isinstance(result, (tuple, list, np.ndarray)):
+        return f"return the pair (dx, dy), two numbers; your function returned one {type(result).__name__}"
+    if len(result) != 2:
+        return f"return the pair (dx, dy), two numbers; your function returned {len(result)} values"
+    for name, value in zip(("dx", "dy"), result):
+        if not _is_number(value):
+            return f"{name} is a {type(value).__name__}, not a number: return two plain numbers, dx and dy"
+    return tuple(float(value) for value in result)
+
+
 @practice("03.staged_backward")
 def staged_backward(backward: Callable[[tuple], Any]) -> Verdict:
     """``backward(cache) -> (dx, dy)`` for the staged f, judged at a few points of the check's own."""
+    if not callable(backward):
+        return Verdict(False, 'pass your function itself: check("03.staged_backward", staged_backward)')
     answers, expected = [], []
     for x, y in POINTS:
         _, cache = staged_forward(x, y)
@@ -86,21 +117,28 @@ def staged_backward(backward: Callable[[tuple], Any]) -> Verdict:
             raise
         if not_filled(result):
             return Verdict(False, _TODO, filled=False)
-        if not isinstance(result, (tuple, list)) or len(result) != 2:
-            return Verdict(False, "return the pair (dx, dy)")
-        answers.append(result)
+        pair = _pair(result)
+        if isinstance(pair, str):
+            return Verdict(False, pair)
+        answers.append(pair)
         expected.append(_terms(cache))
     dx_right = all(close(a[0], sum(e[0].values())) for a, e in zip(answers, expected))
     dy_right = all(close(a[1], sum(e[1].values())) for a, e in zip(answers, expected))
     if dx_right and dy_right:
         return Verdict(True, "dx and dy right: every stage read the cache, and both forks added up their terms")
+    if all(close(a[1], sum(e[0].values())) and close(a[0], sum(e[1].values())) for a, e in zip(answers, expected)):
+        return Verdict(False, "both gradients are right but in the wrong order: return dx, dy (x's first)")
     problems = []
     if not dx_right:
         problems.append(_diagnose("dx", "three stages (num, sigx and xpy)", [a[0] for a in answers],
-                                  [e[0] for e in expected]))
+                                  [e[0] for e in expected], dy_right))
     if not dy_right:
         problems.append(_diagnose("dy", "two stages (sigy and xpy)", [a[1] for a in answers],
-                                  [e[1] for e in expected]))
+                                  [e[1] for e in expected], dx_right))
+    if len(problems) == 2 and all("not by a missing term" in p for p in problems):
+        return Verdict(False, "dx and dy are both off, and not by a missing term: the stages they share come first, "
+                              "(7) and (5): dden and dxpy are each their stage's local derivative times the upstream "
+                              "gradient of that stage's output.")
     return Verdict(False, "; ".join(problems) + ".")
 
 
@@ -138,10 +176,24 @@ def _sigmoid_of_the_other(cache: tuple) -> tuple[float, float]:
     return sum(terms_x.values()), terms_y["(4) xpy"] + (1 - sigx) * sigx * invden
 
 
+def _sigmoid_derivative_of_the_input(cache: tuple) -> tuple[float, float]:
+    """Stage (3) with (1 - x) * x, the input where the cached output belongs."""
+    terms_x, terms_y = _terms(cache)
+    x, y, sigy, num, sigx, xpy, xpysqr, den, invden = cache
+    dden = -1.0 / den ** 2 * num
+    return terms_x["(4) xpy"] + (1 - x) * x * dden + terms_x["(2) num"], sum(terms_y.values())
+
+
 SAMPLES = {
     "03.staged_backward": (
-        [(reference_backward,), (lambda cache: list(reference_backward(cache)),)],
+        [(reference_backward,), (lambda cache: list(reference_backward(cache)),),
+         (lambda cache: np.array(reference_backward(cache)),)],
         [(_assign_at_sigx,), (_forgot_num_branch,), (_assign_everywhere,), (_wrong_inverse,),
-         (_sigmoid_of_the_other,), (lambda cache: reference_backward(cache)[0],)],
+         (_sigmoid_of_the_other,), (_sigmoid_derivative_of_the_input,),
+         # dx and dy the wrong way round, one gradient only, nothing returned, numbers as text
+         (lambda cache: reference_backward(cache)[::-1],), (lambda cache: reference_backward(cache)[0],),
+         (lambda cache: None,), (lambda cache: tuple(str(g) for g in reference_backward(cache)),),
+         # the function's result instead of the function
+         (reference_backward(staged_forward(3.0, -4.0)[1]),)],
     ),
 }
