@@ -105,16 +105,26 @@ def train(X, y, hidden=50, lr=2.0, steps=500):
 
 
 def net(x, W1, b1, W2, b2, y, hidden_slope=None, out_slope=None, error=None, down=None, outer=np.outer):
-    """The lesson's eight steps; each keyword replaces one step by a wrong one."""
-    z1 = W1 @ x + b1
+    """The lesson's eight steps, x a row; each keyword replaces one step by a wrong one."""
+    z1 = x @ W1 + b1
     a1 = sigmoid(z1)
-    z2 = W2 @ a1 + b2
+    z2 = a1 @ W2 + b2
     y_hat = sigmoid(z2)
     dy_hat = y_hat - y if error is None else error(y, y_hat)
     delta2 = dy_hat * (y_hat * (1 - y_hat) if out_slope is None else out_slope(z2, y_hat))
-    da1 = W2.T @ delta2 if down is None else down(W2, delta2)
+    da1 = delta2 @ W2.T if down is None else down(W2, delta2)
     delta1 = da1 * (a1 * (1 - a1) if hidden_slope is None else hidden_slope(z1, a1))
-    return {"W1": outer(delta1, x), "b1": delta1, "W2": outer(delta2, a1), "b2": delta2}
+    return {"W1": outer(x, delta1), "b1": delta1, "W2": outer(a1, delta2), "b2": delta2}
+
+
+def column_layout(x, W1, b1, W2, b2, y):
+    """The answer for column vectors (z = W x + b, W of shape (outputs, inputs)), as texts that write
+    examples as columns give it."""
+    a1 = sigmoid(W1 @ x + b1)
+    y_hat = sigmoid(W2 @ a1 + b2)
+    delta2 = (y_hat - y) * y_hat * (1 - y_hat)
+    delta1 = (W2.T @ delta2) * a1 * (1 - a1)
+    return {"W1": np.outer(delta1, x), "b1": delta1, "W2": np.outer(delta2, a1), "b2": delta2}
 
 
 RIGHT = {"06.mlp_backward": mlp_backward, "06.sgd_step": sgd_step, "06.train_step": train_step,
@@ -157,6 +167,8 @@ TRANSPOSE = "missing or misplaced transpose"
 BIAS = "bias gradient not summed over the batch"
 WRONG_VALUE = "activation derivative taken on the wrong value"
 WRONG_INPUT = "a weight gradient made from the wrong layer's input"
+OUTER = "outer product the wrong way round"
+ROWS = "this course writes one example as a row"
 MISTAKES = [
     ("06.mlp_backward", replacing(W2=lambda p, c, G: G.T @ c["A1"]), TRANSPOSE),
     ("06.mlp_backward", replacing(W1=lambda p, c, G: c["X"] @ ((G @ p["W2"].T) * slope(c))), TRANSPOSE),
@@ -223,9 +235,14 @@ MISTAKES = [
      "the 1/2 of the loss forgotten"),
     ("06.sigmoid_net_gradients", lambda *a: net(*a, out_slope=lambda z, a: 1.0, hidden_slope=lambda z, a: 1.0),
      "sigmoid derivative left out"),
-    ("06.sigmoid_net_gradients", lambda *a: net(*a, outer=lambda u, v: np.outer(v, u)), TRANSPOSE),
-    ("06.sigmoid_net_gradients", lambda *a: net(*a, down=lambda W2, d: W2 @ d), TRANSPOSE),
-    ("06.sigmoid_net_gradients", lambda *a: {**net(*a), "W2": np.outer(net(*a)["b2"], a[0])}, WRONG_INPUT),
+    ("06.sigmoid_net_gradients", lambda *a: net(*a, outer=lambda u, v: np.outer(v, u)), OUTER),
+    ("06.sigmoid_net_gradients", lambda *a: {**net(*a), "W2": np.outer(net(*a)["b2"], sigmoid(a[0] @ a[1] + a[2]))},
+     OUTER),
+    ("06.sigmoid_net_gradients", column_layout, OUTER),
+    ("06.sigmoid_net_gradients", lambda *a: net(*a, down=lambda W2, d: d @ W2), TRANSPOSE),
+    ("06.sigmoid_net_gradients", lambda *a: {**net(*a), "W2": np.outer(a[0], net(*a)["b2"])}, WRONG_INPUT),
+    ("06.sigmoid_net_gradients", lambda *a: {**net(*a), "W1": np.outer(sigmoid(a[0] @ a[1] + a[2]), net(*a)["b1"])},
+     WRONG_INPUT),
     ("06.sigmoid_net_gradients", lambda *a: {"dW1": 0}, "a key is missing"),
 ]
 
@@ -348,6 +365,33 @@ def test_a_training_step_with_the_right_loss_and_wrong_params_earns_half_the_poi
     assert (result.score, result.max_score, result.cases_passed) == (1.5, 3, 0)
 
 
+def test_the_sigmoid_network_with_one_outer_product_the_wrong_way_round_earns_three_quarters():
+    flipped_W2 = lambda *a: {**net(*a), "W2": np.outer(net(*a)["b2"], sigmoid(a[0] @ a[1] + a[2]))}  # noqa: E731
+    result = grade("06.sigmoid_net_gradients", flipped_W2, seed=3)
+    assert (result.score, result.max_score, result.cases_passed, result.cases_total) == (2.25, 3, 0, 4)
+    assert result.mistakes == (OUTER,)
+
+
+def test_the_sigmoid_network_with_a_wrong_hidden_slope_earns_half_the_points():
+    result = grade("06.sigmoid_net_gradients", lambda *a: net(*a, hidden_slope=lambda z, a: z * (1 - z)), seed=3)
+    assert (result.score, result.max_score, result.cases_passed) == (1.5, 3, 0)
+    assert result.mistakes == ("sigmoid derivative taken on the wrong value",)
+
+
+def test_a_missing_transpose_in_the_error_sent_down_earns_the_second_layer():
+    result = grade("06.sigmoid_net_gradients", lambda *a: net(*a, down=lambda W2, d: d @ W2), seed=3)
+    # where H != C the product raises (nothing right); where H = C only dW1 and db1 are wrong
+    assert (result.score, result.max_score, result.cases_passed) == (0.75, 3, 0)
+    assert result.mistakes == (TRANSPOSE,)
+
+
+def test_an_answer_in_the_column_layout_earns_nothing_and_is_told_the_course_writes_rows():
+    result = grade("06.sigmoid_net_gradients", column_layout, seed=3)
+    assert (result.score, result.cases_passed) == (0, 0)
+    assert result.mistakes == (OUTER,)
+    assert ROWS in result.feedback and "column layout" in result.feedback
+
+
 def test_sgd_step_earns_nothing_for_only_leaving_params_alone():
     result = grade("06.sgd_step", lambda p, g, lr: {k: p[k] + lr * g[k] for k in p}, seed=3)
     assert result.score == 0
@@ -378,7 +422,9 @@ def transposed(answer):
     ("06.train_step", lambda p, X, y, lr, activation="relu": train_step(p, X, y, lr, activation)[0],
      "train_step must return the pair (new_params, loss), not a dict"),
     ("06.train", lambda X, y: {k: v.T for k, v in init_params(X.shape[1], 5, 3).items()}, "wrong parameter shapes"),
-    ("06.sigmoid_net_gradients", transposed(net), TRANSPOSE),
+    ("06.sigmoid_net_gradients", transposed(net), OUTER),
+    ("06.sigmoid_net_gradients", transposed(net), ROWS),
+    ("06.sigmoid_net_gradients", column_layout, ROWS),
     ("06.sigmoid_net_gradients", lambda *a: {k: np.atleast_2d(v) for k, v in net(*a).items()},
      "b1: expected shape (3,), got shape (1, 3)"),
 ])
@@ -395,13 +441,14 @@ def test_the_cells_that_look_at_an_answer_report_wrong_shapes_without_raising(ca
     namespace.update(mlp_backward=transposed(mlp_backward),
                      sigmoid_net_gradients=lambda *a: {k: np.atleast_2d(v) for k, v in net(*a).items()},
                      train=lambda X, y: {k: v.T for k, v in init_params(X.shape[1], 5, 3).items()})
-    for source in exercise_cells("numerical_gradient(loss", "X_held_out", "batch_params"):
+    for source in exercise_cells("numerical_gradient(loss", "X_held_out", "x[None, :]"):
         exec(source, namespace)
     out = capsys.readouterr().out
     assert "relu   : agree with central differences (relative error below 1e-6): b1, b2; W1 has shape (4, 3), not (3, 4)" in out
     assert "the trained network cannot be evaluated yet: ValueError" in out
-    assert "dW1: batch-first gradient = column-vector gradient transposed: False" in out
-    assert "db1: the same in both layouts: False" in out
+    assert "dW1: mlp_backward on a batch of one row = sigmoid_net_gradients: False" in out
+    assert "db1: mlp_backward on a batch of one row = sigmoid_net_gradients: False" in out
+    assert "dW2: mlp_backward on a batch of one row = sigmoid_net_gradients: False" in out
 
 
 def test_the_train_stub_leaves_every_choice_to_the_student():

@@ -7,7 +7,9 @@ The network of the exercise is batch-first (lesson 06, section 6): for X of shap
 
 with act one of "relu", "sigmoid", "tanh", and the cache {"X", "Z1", "A1", "activation"} that
 the notebook's given ``mlp_forward`` returns. Probes rebuild that cache themselves, so each
-question grades one function of the student's, not the ones it builds on.
+question grades one function of the student's, not the ones it builds on. The last question is the
+lesson's worked example, the same layout for one example x, a row of shape (D,), with sigmoid outputs
+and the squared error; a gradient always has its parameter's shape.
 """
 from __future__ import annotations
 
@@ -491,37 +493,47 @@ TRAIN = Question(
 )
 
 
-# --- sigmoid_net_gradients(x, W1, b1, W2, b2, y): the lesson's worked example, column vectors ----------------------
+# --- sigmoid_net_gradients(x, W1, b1, W2, b2, y): the lesson's worked example, one example as a row -------------
 
-NET_SHAPES = [(2, 3, 1), (3, 4, 2), (2, 2, 2), (4, 3, 3)]  # (D, H, K)
+NET_SHAPES = [(2, 3, 1), (3, 4, 2), (2, 2, 2), (4, 3, 3)]  # (D, H, C); (2, 2, 2) lets a column-layout answer run
 
 
 def _net_cases(rng: np.random.Generator) -> list[Case]:
     cases = []
-    for k, (D, H, K) in enumerate(NET_SHAPES):
+    for k, (D, H, C) in enumerate(NET_SHAPES):
         draw = lambda *shape: np.round(rng.uniform(-1.5, 1.5, size=shape), 2)
-        inputs = {"x": draw(D), "W1": draw(H, D), "b1": draw(H), "W2": draw(K, H), "b2": draw(K),
-                  "y": np.round(rng.uniform(0, 1, size=K), 2)}
-        cases.append(Case(f"sigmoid_net_gradients, {D} inputs, {H} hidden, {K} outputs", inputs, visible=k < 2))
+        inputs = {"x": draw(D), "W1": draw(D, H), "b1": draw(H), "W2": draw(H, C), "b2": draw(C),
+                  "y": np.round(rng.uniform(0, 1, size=C), 2)}
+        cases.append(Case(f"sigmoid_net_gradients, {D} inputs, {H} hidden, {C} outputs", inputs, visible=k < 2))
     return cases
 
 
 def _net(inputs: Inputs, out_slope: str = "a", hidden_slope: str = "a", error: str = "right",
-         down: str = "W2.T", outer: str = "right") -> dict[str, np.ndarray]:
-    """The eight backward steps, with one step optionally done wrong (for the known mistakes)."""
+         down: str = "W2.T") -> dict[str, np.ndarray]:
+    """The lesson's eight backward steps, x a row, with one step optionally done wrong (the known mistakes)."""
     x, W1, b1, W2, b2, y = (inputs[k] for k in NET_ARGS)
-    z1 = W1 @ x + b1
+    z1 = x @ W1 + b1
     a1 = sigmoid(z1)
-    z2 = W2 @ a1 + b2
+    z2 = a1 @ W2 + b2
     y_hat = sigmoid(z2)
     slopes = {"a": lambda z, a: a * (1 - a), "sigma(a)": lambda z, a: sigmoid(a) * (1 - sigmoid(a)),
               "z": lambda z, a: z * (1 - z), "none": lambda z, a: np.ones_like(z)}
     dy_hat = {"right": y_hat - y, "sign": y - y_hat, "twice": 2 * (y_hat - y)}[error]
     delta2 = dy_hat * slopes[out_slope](z2, y_hat)
-    da1 = W2.T @ delta2 if down == "W2.T" else W2 @ delta2
+    da1 = delta2 @ W2.T if down == "W2.T" else delta2 @ W2
     delta1 = da1 * slopes[hidden_slope](z1, a1)
-    product = np.outer if outer == "right" else (lambda u, v: np.outer(v, u))
-    return {"W1": product(delta1, x), "b1": delta1, "W2": product(delta2, a1), "b2": delta2}
+    return {"W1": np.outer(x, delta1), "b1": delta1, "W2": np.outer(a1, delta2), "b2": delta2}
+
+
+def _column_layout(inputs: Inputs) -> dict[str, np.ndarray]:
+    """An answer written for column vectors (z1 = W1 x + b1, dW = outer(delta, input)) run on the row
+    layout's arrays: its products fit only where D = H = C, and raise a ValueError elsewhere."""
+    x, W1, b1, W2, b2, y = (inputs[k] for k in NET_ARGS)
+    a1 = sigmoid(W1 @ x + b1)
+    y_hat = sigmoid(W2 @ a1 + b2)
+    delta2 = (y_hat - y) * y_hat * (1 - y_hat)
+    delta1 = (W2.T @ delta2) * a1 * (1 - a1)
+    return {"W1": np.outer(delta1, x), "b1": delta1, "W2": np.outer(delta2, a1), "b2": delta2}
 
 
 def _net_slope_mistakes(slope: str) -> list[Callable[[Inputs], dict]]:
@@ -529,6 +541,8 @@ def _net_slope_mistakes(slope: str) -> list[Callable[[Inputs], dict]]:
             lambda i: _net(i, out_slope=slope, hidden_slope=slope)]
 
 
+ROWS = ("this course writes one example as a row (lesson 06): z1 = x @ W1 + b1, y_hat = sigmoid(a1 @ W2 + b2), "
+        "with W1 of shape (D, H) and W2 of shape (H, C), one row per input and one column per unit")
 SIGMOID_NET = Question(
     id="06.sigmoid_net_gradients",
     points=3,
@@ -550,17 +564,24 @@ SIGMOID_NET = Question(
                  _net, [lambda i: _net(i, error="twice")]),
         _partial("sigmoid derivative left out",
                  "each delta crosses a sigmoid: delta2 = dL/dy_hat * y_hat(1 - y_hat), "
-                 "delta1 = (W2.T @ delta2) * a1(1 - a1).",
+                 "delta1 = (delta2 @ W2.T) * a1(1 - a1).",
                  _net, _net_slope_mistakes("none")),
         _transpose_mistake(
-            "with column vectors W has the shape (outputs, inputs), and so must dW: dW2 = outer(delta2, a1), "
-            "dW1 = outer(delta1, x); the error sent down is W2.T @ delta2 (H,). Check the shapes of every product.",
-            _net, [lambda i: _net(i, down="W2"), lambda i: _net(i, outer="flipped")]),
+            ROWS + ". The error sent down is dL/da1 = delta2 @ W2.T, shape (H,). A product whose shapes do not "
+            "fit (W1 @ x, delta2 @ W2) is a transpose missing or in the wrong place, or the layout z = W x + b "
+            "of texts that write examples as columns. Check the shape of every product.",
+            _net, [lambda i: _net(i, down="W2")]),
+        _partial("outer product the wrong way round",
+                 ROWS + ", and every gradient has its parameter's shape: dW2 = a1^T delta2 = np.outer(a1, delta2), "
+                 "(H, C), and dW1 = np.outer(x, delta1), (D, H). np.outer(delta, input), or the column layout "
+                 "z = W x + b of other texts, gives their transposes.",
+                 _net, [lambda i: {"W1": _net(i)["W1"].T}, lambda i: {"W2": _net(i)["W2"].T}, _column_layout],
+                 also=_shape_error),
         _partial("a weight gradient made from the wrong layer's input",
-                 "dW = outer(delta, that layer's input): dW2 = outer(delta2, a1) with the hidden activation a1, "
-                 "dW1 = outer(delta1, x) with the network's input x.",
-                 _net, [lambda i: {"W2": np.outer(_net(i)["b2"], i["x"])},
-                        lambda i: {"W1": np.outer(_net(i)["b1"], sigmoid(i["W1"] @ i["x"] + i["b1"]))}]),
+                 "dW = outer(that layer's input, delta): dW2 = np.outer(a1, delta2) with the hidden activation "
+                 "a1, dW1 = np.outer(x, delta1) with the network's input x.",
+                 _net, [lambda i: {"W2": np.outer(i["x"], _net(i)["b2"])},
+                        lambda i: {"W1": np.outer(sigmoid(i["x"] @ i["W1"] + i["b1"]), _net(i)["b1"])}]),
         _key_error("return a dict with the keys 'W1', 'b1', 'W2', 'b2'."),
     ),
 )

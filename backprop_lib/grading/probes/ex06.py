@@ -3,7 +3,9 @@
 The network is batch-first: for X of shape (N, D), Z1 = X @ W1 + b1, A1 = act(Z1),
 scores = A1 @ W2 + b2. ``forward`` is the notebook's given ``mlp_forward``; the backward probe
 rebuilds its cache {"X", "Z1", "A1", "activation"} from the case's inputs, so that each question
-calls one function of the student's, not the ones it builds on.
+calls one function of the student's, not the ones it builds on. The lesson's worked example,
+``sigmoid_net_gradients``, takes one example as a row with the same layout: x (D,), W1 (D, H), b1 (H,),
+W2 (H, C), b2 (C,), a1 = sigmoid(x @ W1 + b1), y_hat = sigmoid(a1 @ W2 + b2).
 """
 from __future__ import annotations
 
@@ -167,7 +169,7 @@ def trained_parameters(ns: Mapping[str, Any], inputs: Inputs) -> dict[str, np.nd
 
 
 def sigmoid_net_gradients(ns: Mapping[str, Any], inputs: Inputs) -> dict[str, np.ndarray]:
-    """sigmoid_net_gradients(x, W1, b1, W2, b2, y) on float copies of the case's arrays."""
+    """sigmoid_net_gradients(x, W1, b1, W2, b2, y) on float copies of the case's arrays (x a row)."""
     return _grads_of(ns["sigmoid_net_gradients"](*(np.array(inputs[k], dtype=float) for k in NET_ARGS)),
                      "what sigmoid_net_gradients returns")
 
