@@ -93,9 +93,11 @@ class _Explorer:
         bundle = self.widget._repr_mimebundle_(**kwargs)
         bundle["text/plain"] = f"{type(self).__name__}: run this cell to use the interactive explorer."
         picture = [out for out in getattr(self, "plot", widgets.Output()).outputs if "image/png" in out.get("data", {})]
-        if picture:
-            bundle["image/png"] = picture[-1]["data"]["image/png"]
-        return bundle
+        if not picture:
+            return bundle
+        bundle["image/png"] = picture[-1]["data"]["image/png"]
+        # shown at the figure's own size (it is rendered sharper than that), as the live view shows it
+        return bundle, {"image/png": dict(picture[-1].get("metadata", {}).get("image/png", {}))}
 
 
 class GraphExplorer(_Explorer):

@@ -96,7 +96,7 @@ def test_graph_explorer_rejects_bad_settings():
 
 def test_an_explorer_displays_as_its_widget():
     explorer = widgets.GraphExplorer(LESSON01)
-    bundle = explorer._repr_mimebundle_()
+    bundle, _ = explorer._repr_mimebundle_()
     view = bundle["application/vnd.jupyter.widget-view+json"]
     assert view["model_id"] == explorer.widget.model_id
     assert explorer.plot in explorer.widget.children
@@ -104,8 +104,10 @@ def test_an_explorer_displays_as_its_widget():
 
 def test_an_explorer_carries_a_static_picture_of_what_it_shows_for_readers_without_a_kernel():
     explorer = widgets.GraphExplorer(LESSON01)
-    bundle = explorer._repr_mimebundle_()
+    bundle, metadata = explorer._repr_mimebundle_()
     assert bundle["image/png"] == explorer.plot.outputs[-1]["data"]["image/png"]
+    width = round(explorer.figure.get_size_inches()[0] * 100)
+    assert metadata["image/png"]["width"] == width <= 700
     assert base64.b64decode(bundle["image/png"]).startswith(b"\x89PNG")
     assert "run this cell" in bundle["text/plain"]
 
