@@ -23,6 +23,10 @@ class Context:
     node in the graph (see ``backprop_lib.tensor``).
     """
 
+    # the engine's fields have slots of their own (cheaper to set and to free, and an operation that
+    # saves nothing then needs no dictionary at all); what forward sets goes into __dict__
+    __slots__ = ("__dict__", "needs_input_grad", "grad_slots",
+                 "_fn", "_inputs", "_output", "_shape", "_dtype", "_recorded_at")
     saved_tensors: tuple = ()
 
     def save_for_backward(self, *xs: Any) -> None:

@@ -119,9 +119,13 @@ class Tensor:
         t.label = ""
         t._version = 0
         ctx._fn = fn
-        if len(parents) == 1:  # most operations: unpacked, which costs a third of a comprehension
+        n = len(parents)  # one or two for almost every operation: unpacked, a third of a comprehension's cost
+        if n == 1:
             (p,) = parents
             ctx._inputs = (p._ctx or p,)
+        elif n == 2:
+            p, q = parents
+            ctx._inputs = (p._ctx or p, q._ctx or q)
         else:
             ctx._inputs = tuple([p._ctx or p for p in parents])
         ctx._output = weakref.ref(t)
