@@ -307,7 +307,7 @@ class TrainingExplorer(_Explorer):
             control.style.description_width = "initial"
         self.summary = widgets.HTML()
         self.plot = widgets.Output()
-        self.figure = Figure(figsize=(10.0, 4.2))
+        self.figure = Figure(figsize=(7.0, 3.4))  # a notebook column
         self.model: nn.MLP = self._new_model()
         self.history: dict[str, list[float]] = {"loss": []}
         controls = widgets.HBox(
@@ -351,7 +351,7 @@ class TrainingExplorer(_Explorer):
         fig.clear()
         # Fixed margins: tight_layout would cost more than the whole training run.
         loss_ax, boundary_ax = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.25, 1]})
-        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.13, top=0.9, wspace=0.15)
+        fig.subplots_adjust(left=0.1, right=0.98, bottom=0.15, top=0.88, wspace=0.22)
         if self.history["loss"]:
             viz.plot_loss_curves(self.history, ax=loss_ax, log=True)
         else:
