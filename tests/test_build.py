@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from backprop_lib.cli import main
-from backprop_lib.course.notebooks import COURSE_KEY, NotebookError, is_fresh, normalize, read_notebook
+from backprop_lib.course.notebooks import COURSE_KEY, NotebookError, dumps, is_fresh, normalize, read_notebook
 
 
 def _notebook(*sources: str) -> nbformat.NotebookNode:
@@ -76,6 +76,21 @@ def test_normalize_drops_widget_views_and_timings() -> None:
     assert "execution" not in out.cells[1].metadata
     assert out.cells[1].outputs[0].data == {"text/plain": "explorer"}
     assert COURSE_KEY in out.metadata
+
+
+def test_a_stored_explorer_keeps_its_picture_and_says_above_it_how_to_bring_it_to_life() -> None:
+    nb = _notebook("w")
+    nb.cells[1].outputs = [nbformat.v4.new_output(
+        "display_data", data={"text/plain": "Explorer: run this cell", "image/png": "iVBORw0KGgo=",
+                              "application/vnd.jupyter.widget-view+json": {"model_id": "abc"}},
+        metadata={"image/png": {"width": 700, "height": 300}})]
+    once = normalize(nb)
+    assert [o.output_type for o in once.cells[1].outputs] == ["stream", "display_data"]
+    assert once.cells[1].outputs[0].text == "Explorer: run this cell\n"
+    assert once.cells[1].outputs[1].data == {"text/plain": "Explorer: run this cell", "image/png": "iVBORw0KGgo="}
+    assert once.cells[1].outputs[1].metadata == {"image/png": {"width": 700, "height": 300}}
+    stored = dumps(once)
+    assert dumps(normalize(nbformat.reads(stored, as_version=4))) == stored  # building twice changes nothing
 
 
 @pytest.mark.parametrize(

@@ -132,14 +132,21 @@ def normalize(nb: nbformat.NotebookNode, extra_metadata: dict[str, Any] | None =
         if cell.get("execution_count") is not None:
             count += 1
             cell.execution_count = count
-        cell.outputs = _merged_streams(cell.outputs)
+        outputs = []
         for out in cell.outputs:
             if out.get("output_type") in ("execute_result", "display_data"):
-                # a widget's live view needs a running kernel: the stored notebook keeps its text form
-                out.get("data", {}).pop(WIDGET_VIEW, None)
+                # a widget's live view needs a running kernel: the stored notebook keeps its text form,
+                # and a picture of its first state when it has one (an explorer's). A viewer shows
+                # the picture rather than the text, so the text also goes above it as printed output.
+                data = out.get("data", {})
+                if data.pop(WIDGET_VIEW, None) is not None and "image/png" in data and "text/plain" in data:
+                    text = data["text/plain"] if isinstance(data["text/plain"], str) else "".join(data["text/plain"])
+                    outputs.append(nbformat.from_dict({"output_type": "stream", "name": "stdout", "text": text + "\n"}))
                 out.metadata = {k: v for k, v in out.get("metadata", {}).items() if k != WIDGET_VIEW}
                 if out.output_type == "execute_result":
                     out.execution_count = count
+            outputs.append(out)
+        cell.outputs = _merged_streams(outputs)
     nb.metadata[COURSE_KEY]["fingerprint"] = fingerprint(nb)
     return nb
 
