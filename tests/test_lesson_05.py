@@ -176,6 +176,16 @@ def test_practice_three_predictions_and_a_fill_in_cell(nb, code_cells):
     assert "grad_X = ..." in sources[fill[0] + 1]
 
 
+def test_whole_number_predictions_want_the_exact_value(nb):
+    reveals = [c.source for c in nb.cells if c.cell_type == "code" and "reveal(guess," in c.source]
+    assert reveals and all("places=0, rtol=0" in src for src in reveals)  # counts and integer entries
+
+
+def test_one_letter_one_meaning(md):
+    assert "X_{nd}" not in md and "row $d$" not in md  # d is the total derivative's d; k indexes D
+    assert "(N, C, H, W)" not in md  # H is the batch of sequences, W the weights
+
+
 def test_navigation_and_further_reading(nb):
     nav = ("Previous: [Lesson 04 · A modular autograd engine](04_autograd_engine.ipynb) · "
            "Next: [Lesson 06 · Backpropagation through a neural network](06_training_networks.ipynb) · "

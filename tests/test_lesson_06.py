@@ -281,6 +281,26 @@ def test_practice_three_predictions_and_a_fill_in_cell():
     assert fill and 'check("06.cross_entropy_grad", cross_entropy_grad)' in sources[fill[0] + 1]
 
 
+def test_the_check_right_below_the_fill_in_is_folded():
+    fill = next(i for i, c in enumerate(CELLS) if c.source.startswith("**Your turn.**"))
+    after = next(c for c in CELLS[fill + 2:] if c.cell_type == "code")
+    assert "np.eye(2)[y8]" in after.source and after.metadata["jupyter"]["source_hidden"]
+
+
+def test_predictions_ask_for_one_exact_number():
+    sources = [c.source for c in CELLS]
+    limit = next(i for i, s in enumerate(sources) if s.startswith("**Predict.**") and "below some limit" in s)
+    assert "rtol=0" in sources[limit + 3]
+    exponent = next(i for i, s in enumerate(sources) if s.startswith("**Predict.**") and "log_{10}" in s)
+    assert "rounded to a whole number" in sources[exponent] and "rtol=0" in sources[exponent + 3]
+
+
+def test_one_letter_one_meaning_and_the_library_as_it_is():
+    for symbol in ("\\epsilon", "\\eta", "t/s", "D_k"):
+        assert symbol not in MARKDOWN, symbol  # eps, alpha_min, P for StepLR's period, D_l
+    assert "Not in our library" not in MARKDOWN and "layers.LayerNorm" in MARKDOWN
+
+
 def test_figures_fit_a_notebook_column():
     sizes = re.findall(r"<Figure size ([\d.]+)x[\d.]+ with", OUTPUT)
     assert len(sizes) >= 7 and all(float(w) <= 700 for w in sizes)

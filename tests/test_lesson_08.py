@@ -245,6 +245,23 @@ def test_predictions_and_fill_in_cells():
     assert 'check("08.conv1d_backward", conv1d_backward)' in fills[1]
 
 
+def test_no_prediction_is_answered_above_it():
+    sources = [c.source for c in CELLS]
+    spread = next(i for i, s in enumerate(sources) if s.startswith("**Predict.**") and "d_k = 64" in s)
+    assert not any("standard deviation of $\\sqrt{d_k}$" in s for s in sources[:spread])
+    assert sources[spread + 4].startswith("<details><summary>Why</summary>")
+    half = next(i for i, s in enumerate(sources) if s.startswith("**Predict.**") and "float16(1e-8)" in s)
+    assert sources[half + 4].startswith("<details><summary>Why</summary>")
+    exact = [sources[i + 3] for i, s in enumerate(sources) if s.startswith("**Predict.**")
+             and ("1000" in s or "dL/dw_0" in s or "nonzero" in s)]
+    assert len(exact) == 3 and all("rtol=0" in src for src in exact)
+
+
+def test_twenty_hidden_layers_are_twenty():
+    assert "def relu_net(std, normalise, depth=20" in ALL_CODE and "for _ in range(depth - 1):" in ALL_CODE
+    assert "n_in = width" in ALL_CODE  # the first hidden layer is one of the twenty, layer norm and all
+
+
 def test_the_self_checks_name_the_slip_and_never_the_numbers():
     wrong_assign = verdict("08.conv1d_backward", lambda x, w, g, s: (np.zeros(len(x)), w * 0 + g[-1]))
     assert not wrong_assign.ok
