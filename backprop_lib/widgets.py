@@ -29,6 +29,7 @@ from .tensor import Tensor
 
 _RENDER_DPI = 150  # rendered sharper than shown, so the image stays crisp on high-density screens
 _SHOWN_DPI = 100
+_COLUMN_PX = 700
 _DEFAULT_RANGE = (-5.0, 5.0, 0.1)
 
 
@@ -36,7 +37,9 @@ def _show(output: widgets.Output, figure: Figure, description: str) -> None:
     """Put ``figure`` into ``output`` as a PNG (replacing what was there)."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=_RENDER_DPI)
-    width, height = (round(float(x) * _SHOWN_DPI) for x in figure.get_size_inches())
+    width, height = (float(x) * _SHOWN_DPI for x in figure.get_size_inches())
+    shrink = min(1.0, _COLUMN_PX / width)  # a wide figure is shown at a notebook column's width
+    width, height = round(width * shrink), round(height * shrink)
     output.outputs = ({
         "output_type": "display_data",
         "data": {"image/png": base64.b64encode(buffer.getvalue()).decode("ascii"), "text/plain": description},

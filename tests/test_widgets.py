@@ -355,3 +355,15 @@ def test_convolution_explorer_rejects_bad_settings() -> None:
         widgets.ConvolutionExplorer(kernel=7)
     with pytest.raises(ValueError, match="no control named"):
         widgets.ConvolutionExplorer().set(dilation=2)
+
+
+def test_a_wide_explorer_figure_is_shown_at_column_width_and_keeps_its_proportions():
+    from backprop_lib.graph import Expression
+
+    chain = {"v1": ("+", "x", "y")} | {f"v{i}": ("*", f"v{i - 1}", "y") for i in range(2, 12)}
+    explorer = widgets.GraphExplorer(Expression(chain))
+    inches = explorer.figure.get_size_inches()
+    assert inches[0] * 100 > 700  # drawn wider than a column
+    shown = explorer.plot.outputs[-1]["metadata"]["image/png"]
+    assert shown["width"] <= 700
+    assert abs(shown["height"] / shown["width"] - inches[1] / inches[0]) < 0.01
