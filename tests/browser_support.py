@@ -192,7 +192,8 @@ def open_and_run_all(page: Page, lab: Lab, path: str) -> None:
     # every code cell gets a number once it has run; [*] means still running
     page.wait_for_function(
         """() => {
-            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+            // a cell whose code is folded shows a placeholder with a prompt of its own, never numbered
+            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt:not(.jp-Placeholder-prompt)')]
                 .filter(p => p.offsetParent !== null);
             return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
         }""", timeout=120_000)
