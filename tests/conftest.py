@@ -13,6 +13,13 @@ from pathlib import Path
 
 import pytest
 
+# Two workers run side by side on the machine's cores, each with kernels, sandboxes and servers of its
+# own: BLAS threads on top of that only contend (OpenBLAS's idle threads spin). One thread per process
+# for everything the suite starts; no stored output may depend on it (another machine has another
+# number of cores), and the portability tests would catch one that did.
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
 
 @pytest.fixture(scope="session")
 def namespaces():
