@@ -52,12 +52,37 @@ def browser():
         yield chromium
 
 
-@pytest.fixture
-def page(browser):
+@pytest.fixture(scope="module")
+def _pages(browser):
+    """The page the browser tests of one module share (see ``page``), in a list so it can be replaced."""
     from browser_support import fresh_page
 
-    with fresh_page(browser) as fresh:
-        yield fresh
+    with fresh_page(browser) as first:
+        pages = [first]
+        yield pages
+        for later in pages[1:]:
+            later.context.close()
+
+
+@pytest.fixture
+def page(_pages, browser, request):
+    """A browser page. The tests of a module take turns on one page, so that JupyterLab loads once
+    (open_notebook closes the previous test's tabs and kernels); after a failed test the next one
+    gets a fresh page in a context of its own."""
+    yield _pages[-1]
+    report = getattr(request.node, "_call_report", None)
+    if report is None or report.failed:
+        from browser_support import fresh_page
+
+        replacement = fresh_page(browser)
+        _pages.append(replacement.__enter__())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    if call.when == "call":
+        item._call_report = outcome.get_result()
 
 
 def _whole_suite(config) -> bool:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from browser_support import LESSONS, POP_UPS, SOLUTIONS, check_rendered, open_and_run_all, wait_for_kernel, screenshot_on_failure
+from browser_support import (LESSONS, POP_UPS, SOLUTIONS, check_rendered, fresh_page, open_and_run_all,
+                             screenshot_on_failure, wait_for_kernel)
 from notebook_text import ROOT
 
 pytestmark = pytest.mark.browser
@@ -53,13 +54,18 @@ def test_an_answer_typed_into_an_exercise_gets_feedback(lab, page):
         feedback.filter(has_text="all 3 tests passed").wait_for(timeout=30_000)
 
 
-def test_the_class_report_renders_its_figures_offline(page, tmp_path):
+def test_the_class_report_renders_its_figures_offline(browser, tmp_path):
     """The report opened from disk, with the network cut: every figure decodes and shows."""
     from backprop_lib.grading.report import write_report
     from test_report import make_class_gradebook
 
     out = tmp_path / "report.html"
     write_report(make_class_gradebook(tmp_path), out)
+    with fresh_page(browser) as page:  # a context of its own: it goes offline
+        _check_report(page, out)
+
+
+def _check_report(page, out):
     page.context.set_offline(True)
     page.goto(out.as_uri())
     figures = page.locator("img.figure")
