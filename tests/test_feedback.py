@@ -88,6 +88,13 @@ def test_a_question_that_builds_on_a_failed_answer_says_which_to_fix_first(tmp_p
     assert "builds on" not in by_id["07.jacobian_reverse"].feedback
 
 
+def test_the_advice_to_fix_an_earlier_answer_first_reads_as_its_own_sentence():
+    result = grade_notebook(find_notebook("exercises", "08"), seed=1, limits=FAST)
+    attention = next(q for q in result.questions if q.id == "08.attention_backward")
+    assert attention.feedback == ("not implemented yet. This question builds on `08.softmax_vjp`, which failed "
+                                  "too: fix that first.")
+
+
 def test_a_forged_place_of_an_error_names_no_cell_the_notebook_does_not_have():
     """The place comes from the sandbox: the judge reads the code from its own copy of the cells and
     names nothing for a file that is no cell of this notebook, or a line past its end."""

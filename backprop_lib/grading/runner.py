@@ -299,8 +299,10 @@ def _first_fix(exercise: Exercise, results: list[QuestionResult]) -> list[Questi
         failed = [qid for qid in question.builds_on if status.get(qid, PASSED) != PASSED]
         if result.status != PASSED and failed:
             names = " and ".join(f"`{qid}`" for qid in failed)
-            result = replace(result, feedback=f"{result.feedback} This question builds on {names}, which "
-                                              f"failed too: fix {'that' if len(failed) == 1 else 'those'} first.")
+            said = result.feedback.rstrip()
+            said += "" if not said or said.endswith((".", "!", "?", ":")) else "."  # "not implemented yet"
+            result = replace(result, feedback=f"{said} This question builds on {names}, which "
+                                              f"failed too: fix {'that' if len(failed) == 1 else 'those'} first.".lstrip())
         fixed.append(result)
     return fixed
 
