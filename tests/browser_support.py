@@ -4,11 +4,12 @@ nbval proves the kernel side; the browser tests prove what a student sees. Jupyt
 way the README tells students to start it (``python -m backprop_lib lab``) in a copy of the course, and
 Debian's headless Chromium is driven by Playwright. The tests are split into two modules
 (test_browser_lessons.py, test_browser_course.py), each with its own server and browser, so that
-two pytest-xdist workers can run them side by side.
+two pytest-xdist workers can run them side by side. The tests of a module take turns on one page, so
+that JupyterLab loads once per module (``open_notebook``); a failed test's successor gets a fresh one.
 
 Needs Debian's Chromium (``apt-get install -y chromium``) and Python Playwright (in the dev extras).
 Without them the tests skip and say how to install them; with BACKPROP_COURSE_REQUIRE_BROWSER=1 (set
-by .ci/run) a missing browser is a failure instead. Side by side they take about two minutes; leave
+by .ci/run) a missing browser is a failure instead. Side by side they take about 80 s; leave
 them out with ``-m "not browser"``. A failing test saves a screenshot under browser-failures/ in the
 repository and ends its message with where it is and the last lines of JupyterLab's log.
 """
@@ -147,11 +148,16 @@ def launch_chromium() -> Iterator[Browser]:
 @contextmanager
 def fresh_page(browser: Browser) -> Iterator[Page]:
     """A page in a browser context of its own (no storage shared with other tests)."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = new_page(browser)
     try:
-        yield context.new_page()
+        yield page
     finally:
-        context.close()
+        page.context.close()
+
+
+def new_page(browser: Browser) -> Page:
+    """A page in a browser context of its own; the caller closes its ``.context``."""
+    return browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
 
 
 @contextmanager

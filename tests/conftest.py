@@ -55,13 +55,12 @@ def browser():
 @pytest.fixture(scope="module")
 def _pages(browser):
     """The page the browser tests of one module share (see ``page``), in a list so it can be replaced."""
-    from browser_support import fresh_page
+    from browser_support import new_page
 
-    with fresh_page(browser) as first:
-        pages = [first]
-        yield pages
-        for later in pages[1:]:
-            later.context.close()
+    pages = [new_page(browser)]
+    yield pages
+    for page in pages:
+        page.context.close()
 
 
 @pytest.fixture
@@ -72,10 +71,9 @@ def page(_pages, browser, request):
     yield _pages[-1]
     report = getattr(request.node, "_call_report", None)
     if report is None or report.failed:
-        from browser_support import fresh_page
+        from browser_support import new_page
 
-        replacement = fresh_page(browser)
-        _pages.append(replacement.__enter__())
+        _pages.append(new_page(browser))
 
 
 @pytest.hookimpl(hookwrapper=True)
