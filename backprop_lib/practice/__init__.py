@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Verdict", "check", "close", "not_filled", "practice", "reveal", "verdict", "PRACTICES"]
+__all__ = ["Verdict", "check", "close", "is_plain_number", "not_filled", "practice", "reveal", "verdict", "PRACTICES"]
 
 _TODO = "not filled in yet: replace the ... with your answer, then run this cell again."
 
@@ -77,6 +77,11 @@ def not_filled(value: Any) -> bool:
     if isinstance(value, np.ndarray) and value.dtype == object:
         return any(v is Ellipsis for v in value.flat)
     return False
+
+
+def is_plain_number(value: Any) -> bool:
+    """A real number written as one: not a string, not True/False, not a list or an array."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def close(answer: Any, expected: Any, *, rtol: float = 1e-6, atol: float = 1e-9) -> bool:

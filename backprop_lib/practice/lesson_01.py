@@ -6,11 +6,10 @@ A wrong edge gets the rule to apply (sum or product) and the operation it comes 
 """
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 from ..graph import Expression
-from . import Verdict, close, practice
+from . import Verdict, close, is_plain_number, practice
 
 BILL = Expression({
     "subtotal": ("*", "price", "count"),
@@ -24,11 +23,6 @@ POINT = "price = 5, count = 2, rate = 0.1"
 
 def _name(edge: tuple) -> str:
     return f"{edge[0]} -> {edge[1]}"
-
-
-def _is_number(value: Any) -> bool:
-    """A real number written as one: not a string, not True/False, not a list or an array."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _rule(edge: tuple) -> str:
@@ -59,7 +53,7 @@ def bill_edges(edges: Any) -> Verdict:
     missing = [edge for edge in truth if edge not in edges]
     if missing:
         return Verdict(False, f"no value for the edge {_name(missing[0])}: the bill has six edges, give all of them")
-    not_numbers = [edge for edge in truth if not _is_number(edges[edge])]
+    not_numbers = [edge for edge in truth if not is_plain_number(edges[edge])]
     if not_numbers:
         edge = not_numbers[0]
         return Verdict(False, f"the edge {_name(edge)} holds {edges[edge]!r} ({type(edges[edge]).__name__}): "

@@ -7,21 +7,16 @@ lands on a right total by accident (for instance, no single path from v1 carries
 """
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 from ..graph import Graph
-from . import Verdict, close, practice
+from . import Verdict, close, is_plain_number, practice
 
 DRILL_EDGES = {
     ("v1", "v2"): 2, ("v1", "v3"): -2, ("v2", "v3"): 3,
     ("v2", "v4"): 1, ("v3", "v4"): 2, ("v4", "v5"): 3,
 }
 TARGET = "v5"
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 @practice("02.reverse_table")
@@ -38,7 +33,7 @@ def reverse_table(adjoints: Any) -> Verdict:
     missing = [node for node in order if node not in adjoints]
     if missing:
         return Verdict(False, f"no value for {', '.join(missing)}: fill in every node")
-    not_numbers = [node for node in order if not _is_number(adjoints[node])]
+    not_numbers = [node for node in order if not is_plain_number(adjoints[node])]
     if not_numbers:
         node = not_numbers[0]
         return Verdict(False, f"d{TARGET}/d{node} holds {adjoints[node]!r} ({type(adjoints[node]).__name__}): "

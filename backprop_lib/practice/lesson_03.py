@@ -9,7 +9,6 @@ or ``=`` where ``+=`` was needed) and names the stage, never the value.
 """
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 from itertools import combinations
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..gates import sigmoid
-from . import _TODO, Verdict, close, not_filled, practice
+from . import _TODO, Verdict, close, is_plain_number, not_filled, practice
 
 POINTS = [(3.0, -4.0), (0.5, 1.2), (-1.3, 0.4), (2.0, 0.7)]
 
@@ -83,7 +82,7 @@ def _diagnose(name: str, uses: str, answers: list[float], terms: list[dict[str, 
 def _is_number(value: Any) -> bool:
     if isinstance(value, np.ndarray):
         return value.ndim == 0 and value.dtype.kind in "iuf"
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    return is_plain_number(value)
 
 
 def _pair(result: Any) -> tuple | str:
