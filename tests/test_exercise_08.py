@@ -1,6 +1,8 @@
 """Exercise 08: the master earns full marks, the exercise zero, and every known mistake is named."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -460,3 +462,65 @@ def test_the_questions_and_their_credit():
         SOFTMAX: (2, "case"), CONV: (4, "output"), POOL: (2, "case"), LN: (3, "output"), ATTENTION: (3, "output")}
     assert {"conv2d_backward", "max_pool_backward", "layer_norm_backward", "attention_backward"} <= {
         s for q in EXERCISE.questions for s in q.symbols}
+
+
+# --- attacks by a hostile student on this exercise's questions -----------------------------------
+
+RIGGED = '''
+from pathlib import Path
+
+import numpy as np
+np.allclose = lambda *a, **k: True          # the judge's comparisons are not the sandbox's numpy
+np.testing.assert_allclose = lambda *a, **k: None
+SOLUTION = None
+for path in ("../solutions/08_modern_layers.ipynb", "/work/main/solutions/08_modern_layers.ipynb"):
+    try:
+        SOLUTION = open(path).read()        # the masters are not visible in the sandbox
+    except OSError:
+        pass
+for target in ("/tmp/../rigged-08", "../rigged-08", "/etc/rigged-08"):
+    try:
+        open(target, "w").write("x")        # nor anything writable outside its scratch folder
+    except OSError:
+        pass
+'''
+
+
+ZEROS = '''
+def softmax_vjp(p, g):
+    return np.zeros_like(g)
+def conv2d_backward(x, w, grad_out, stride=1, padding=0):
+    return np.zeros_like(x), np.zeros_like(w), np.zeros(w.shape[0])
+def max_pool_backward(x, grad_out, size=2, stride=2):
+    return np.zeros_like(x)
+def layer_norm_backward(x, gamma, grad_out, eps=1e-5):
+    return np.zeros_like(x), np.zeros_like(gamma), np.zeros_like(gamma)
+def attention_backward(Q, K, V, grad_out):
+    return np.zeros_like(Q), np.zeros_like(K), np.zeros_like(V)
+'''
+
+
+@pytest.mark.parametrize("attack", ["forged reports", "rigged numpy, read the masters, write outside"])
+def test_a_hostile_submission_earns_nothing_and_leaves_nothing(tmp_path, namespaces, attack):
+    import nbformat
+
+    from test_grading_attacks import forged_reports
+
+    blank = nbformat.read(find_notebook("exercises", "08"), as_version=4)
+    if attack == "forged reports":  # well-framed reports of shaped zeros for every output, then leave
+        cell = forged_reports('''
+def value_of(qid, inputs):
+    zeros = [[0.0] * 4] * 4
+    return zeros if qid in ("08.softmax_vjp", "08.max_pool_backward") else [zeros, zeros, zeros]
+''')
+    else:  # answers of the right shapes and wrong values, checked by a numpy that says yes to all
+        cell = RIGGED + ZEROS
+    blank.cells.append(nbformat.v4.new_code_cell(cell))
+    path = tmp_path / "student" / find_notebook("exercises", "08").name
+    path.parent.mkdir()
+    nbformat.write(blank, path)
+    result = grade_notebook(path, seed=5)
+    assert result.score == 0, [(q.id, q.status, q.feedback) for q in result.questions]
+    assert not any(q.status == "passed" for q in result.questions)
+    for leftover in (tmp_path / "rigged-08", Path("/tmp/rigged-08"), Path("/etc/rigged-08")):
+        assert not leftover.exists(), leftover
