@@ -234,7 +234,7 @@ def open_and_run_all(page: Page, lab: Lab, path: str) -> None:
             const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt:not(.jp-Placeholder-prompt)')]
                 .filter(p => p.offsetParent !== null);
             return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
-        }""", timeout=120_000)
+        }""", timeout=120_000, polling=100)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
 
 
@@ -244,7 +244,7 @@ def check_rendered(page: Page, notebook: Path) -> None:
     expected = image_count(notebook)
     page.wait_for_function(
         f"""() => [...document.querySelectorAll('.jp-RenderedImage img')]
-                 .filter(img => img.complete && img.naturalWidth > 0).length >= {expected}""", timeout=30_000)
+                 .filter(img => img.complete && img.naturalWidth > 0).length >= {expected}""", timeout=30_000, polling=100)
     assert not page.locator("text=Error displaying widget").count(), f"{notebook.name}: a widget failed to display"
     # every explorer the notebook displays is drawn: a widget view with a visible size and controls
     views = page.locator(".jp-Cell-outputArea > .jp-OutputArea-child > .jp-OutputArea-output:has(> .jupyter-widgets)")

@@ -31,4 +31,4 @@ def test_a_lesson_runs_renders_and_its_explorer_answers_the_slider(lab, page, na
             """([node, text, src]) => {
                 const img = node.querySelector('img');
                 return node.querySelector('.widget-html').innerText !== text || (img && img.src !== src);
-            }""", arg=[explorer.element_handle(), before, picture], timeout=30_000)
+            }""", arg=[explorer.element_handle(), before, picture], timeout=30_000, polling=100)
