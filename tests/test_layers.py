@@ -17,13 +17,7 @@ from backprop_lib.layers import (attention, avg_pool2d, batch_norm, col2im, conv
                                  log_softmax, logsumexp, max_pool2d, softmax)
 from backprop_lib.optim import Adam
 
-try:
-    import torch
-    import torch.nn.functional as F
-except ImportError:
-    torch = F = None
-
-needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch is not installed")
+from torch_support import F, needs_torch, torch
 
 
 def randn(*shape, seed=0):
