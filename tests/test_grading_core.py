@@ -32,6 +32,11 @@ def test_non_finite_numbers_never_match():
     assert not close(float("nan"), float("nan"))
     assert not close(np.array([np.inf]), np.array([np.inf]))
     assert not close(True, 1.0) and not close(1.0, True)
+    # an infinite expected value is matched by no finite answer (the tolerance it implies is infinite)
+    for got in (5.0, 5, np.float64(5.0), -1e300):
+        assert not close(got, float("inf")) and not close(got, float("-inf"))
+    assert not close(float("inf"), float("inf"))
+    assert close(1.0 + 1e-7, 1.0) and not close(1.1, 1.0)
 
 
 def test_check_judges_arrays_like_the_autograder():

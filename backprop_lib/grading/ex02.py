@@ -476,7 +476,8 @@ def _sweep_is_telling(edges: Edges, start: str, forward: bool) -> bool:
     """
     flipped = edges if forward else {(v, u): d for (u, v), d in edges.items()}
     reached = _reached(flipped, start)
-    feeding = {v: [u for u, w in flipped if w == v] for v in _nodes(edges)}
+    _, into = _neighbours(flipped)
+    feeding = {v: [u for u, _ in into[v]] for v in _nodes(edges)}
     merges = any(sum(1 for u in feeding[v] if u in reached) >= 2 for v in reached)
     sole = any(feeding[v] == [start] for v in reached)
     return merges and sole and len(reached) < len(_nodes(edges))

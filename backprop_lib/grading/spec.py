@@ -14,6 +14,7 @@ hard-coded answer cannot pass; ``check`` in a notebook uses the question's fixed
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -174,6 +175,8 @@ class Exercise:
 
 def close(got: Any, expected: Any, rtol: float = 1e-6, atol: float = 1e-9) -> bool:
     """Plain ``got`` equals ``expected`` within tolerances; non-finite numbers never match."""
+    if type(expected) is float and type(got) is float:  # the commonest case, without the general checks
+        return math.isfinite(got) and math.isfinite(expected) and abs(got - expected) <= atol + rtol * abs(expected)
     if isinstance(expected, np.ndarray) or isinstance(got, np.ndarray):
         try:
             g = np.asarray(got, dtype=np.float64)
@@ -191,7 +194,7 @@ def close(got: Any, expected: Any, rtol: float = 1e-6, atol: float = 1e-9) -> bo
             g, e = float(got), float(expected)
         except OverflowError:  # an integer beyond any float: only an exact match counts
             return got == expected
-        return bool(np.isfinite(g)) and abs(g - e) <= atol + rtol * abs(e)
+        return math.isfinite(g) and math.isfinite(e) and abs(g - e) <= atol + rtol * abs(e)
     if isinstance(expected, str):
         return isinstance(got, str) and got == expected
     if isinstance(expected, (list, tuple)):

@@ -9,8 +9,10 @@ and ``reverse_mode``, so the sweeps are written out here. They cannot be the lib
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from . import Probe
@@ -33,30 +35,50 @@ def edges_of(inputs: Mapping[str, Any]) -> Edges:
 
 
 def nodes_of(edges: Mapping[tuple[str, str], float]) -> list[str]:
-    return list(dict.fromkeys(n for pair in edges for n in pair))
+    return list(_structure_of(edges)[0])
 
 
-def neighbours(edges: Mapping[tuple[str, str], float]) -> tuple[dict, dict]:
+def neighbours(edges: Mapping[tuple[str, str], float]) -> tuple[Mapping, Mapping]:
     """``out[v]``: pairs (u, du/dv) for u in out(v); ``into[v]``: pairs (w, dv/dw) for the edges w -> v."""
-    out: dict[str, list] = {n: [] for n in nodes_of(edges)}
-    into: dict[str, list] = {n: [] for n in out}
-    for (u, v), d in edges.items():
-        out[u].append((v, d))
-        into[v].append((u, d))
+    _, out, into, _ = _structure_of(edges)
     return out, into
 
 
 def order(edges: Mapping[tuple[str, str], float]) -> list[str]:
     """Kahn's algorithm: every node before the nodes it feeds."""
-    out, into = neighbours(edges)
-    waiting = {n: len(into[n]) for n in out}
-    found = [n for n in out if waiting[n] == 0]
+    return list(_structure_of(edges)[3])
+
+
+Structure = tuple[tuple[str, ...], Mapping[str, tuple], Mapping[str, tuple], tuple[str, ...]]
+
+
+def _structure_of(edges: Mapping[tuple[str, str], float]) -> Structure:
+    """The nodes, both neighbour maps and the order of a graph, worked out once per graph: grading a
+    wrong answer tries every known mistake on every case, each asking for them again."""
+    items = tuple(edges.items())
+    try:
+        return _structure(items)
+    except TypeError:  # a value that cannot be hashed (edges made by an answer): not kept
+        return _structure.__wrapped__(items)
+
+
+@functools.lru_cache(maxsize=256)
+def _structure(items: tuple) -> Structure:
+    nodes = tuple(dict.fromkeys(n for pair, _ in items for n in pair))
+    out: dict[str, list] = {n: [] for n in nodes}
+    into: dict[str, list] = {n: [] for n in nodes}
+    for (u, v), d in items:
+        out[u].append((v, d))
+        into[v].append((u, d))
+    waiting = {n: len(into[n]) for n in nodes}
+    found = [n for n in nodes if waiting[n] == 0]
     for u in found:  # the list grows while we walk it
         for v, _ in out[u]:
             waiting[v] -= 1
             if waiting[v] == 0:
                 found.append(v)
-    return found
+    return (nodes, MappingProxyType({n: tuple(pairs) for n, pairs in out.items()}),
+            MappingProxyType({n: tuple(pairs) for n, pairs in into.items()}), tuple(found))
 
 
 def forward_sweep(edges: Mapping[tuple[str, str], float], source: str) -> dict[str, float]:
