@@ -284,6 +284,57 @@ def test_process_isolation_says_so_and_require_isolation_refuses(tmp_path):
     assert refused.returncode == 2 and "--require-isolation" in refused.stderr and not (tmp_path / "g.db").exists()
 
 
+FONTS_FOUND = """
+import logging, os
+def product_rule(f, df, g, dg, x):
+    assert any(n.startswith("fontlist-v") for n in os.listdir(os.environ["MPLCONFIGDIR"])), "no font list"
+    said = []
+    class Said(logging.Handler):
+        def emit(self, record):
+            said.append(record.getMessage())
+    log = logging.getLogger("matplotlib.font_manager")
+    log.addHandler(Said())
+    log.setLevel(logging.INFO)
+    import matplotlib.font_manager
+    assert not any("generated new fontManager" in m for m in said), said
+    return df(x) * g(x) + f(x) * dg(x)
+"""
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_matplotlib_in_the_sandbox_starts_from_the_graders_font_list(tmp_path, monkeypatch, namespaces, warm):
+    """Without the list, matplotlib in every worker and job would search the system's fonts again:
+    a tenth of a second each, and two runs of fc-list."""
+    import matplotlib.font_manager  # noqa: F401  (the grader's own list exists once matplotlib has run)
+
+    from backprop_lib.grading import sandbox as sandbox_module
+    monkeypatch.setattr(sandbox_module, "_library", None)  # a library folder made after the list exists
+    assert any(p.name.startswith("fontlist-v") for p in (sandbox_library() / ".matplotlib-fonts").iterdir())
+    with Sandbox(warm=warm) as sandbox:
+        result = grade_notebook(submission(tmp_path, product_rule=FONTS_FOUND), seed=1, limits=FAST,
+                                sandbox=sandbox)
+    assert result.score == 8, [q.feedback for q in result.questions]
+
+
+def test_the_font_list_given_to_the_sandbox_names_only_fonts_it_can_read(tmp_path, monkeypatch):
+    from backprop_lib.grading.sandbox import _copy_font_list
+
+    fonts = {"_version": "1", "ttflist": [{"fname": "fonts/ttf/DejaVuSans.ttf"},
+                                         {"fname": "/usr/share/fonts/truetype/x.ttf"},
+                                         {"fname": "/home/teacher/.fonts/Private.ttf"}, "not a font"],
+             "afmlist": [{"fname": "/opt/fonts/y.afm"}, {"fname": "fonts/afm/pagd8a.afm"}]}
+    (tmp_path / "mpl").mkdir()
+    (tmp_path / "mpl" / "fontlist-v1.json").write_text(json.dumps(fonts))
+    monkeypatch.setenv("MPLCONFIGDIR", str(tmp_path / "mpl"))
+    _copy_font_list(tmp_path / "given")
+    given = json.loads((tmp_path / "given" / "fontlist-v1.json").read_text())
+    assert [f["fname"] for f in given["ttflist"]] == ["fonts/ttf/DejaVuSans.ttf", "/usr/share/fonts/truetype/x.ttf"]
+    assert [f["fname"] for f in given["afmlist"]] == ["fonts/afm/pagd8a.afm"]
+    (tmp_path / "mpl" / "fontlist-v1.json").write_text("{not json")
+    _copy_font_list(tmp_path / "unreadable")
+    assert not (tmp_path / "unreadable").exists()
+
+
 def test_a_worker_that_dies_is_replaced_and_the_next_submission_is_graded(tmp_path, namespaces):
     killer = "import os, signal\nfor pid in range(1, 50):\n    try:\n        os.kill(pid, 9)\n    except OSError:\n        pass"
     with Sandbox() as sandbox:

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from .cgroups import Cap, descendants
-from .worker import BOOT, HEADER, MAX_FRAME
+from .worker import BOOT, FONT_LIST_FOLDER, HEADER, MAX_FRAME
 
 NAMESPACES, PROCESS = "namespaces", "process"
 SANDBOX_UID = 1000
@@ -55,6 +55,7 @@ PASSED_ON = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LANG", "LC_ALL")
 # account and no running process has: its jobs can then signal nothing but their own sandbox, are
 # counted against their own process limit, and the judge can end whatever they leave by their uid.
 PROCESS_UIDS = range(64_000, 65_000)
+MAX_FONT_LIST = 4 * 1024**2
 STOP_SECONDS = 5.0  # to see every process of a sandbox's uid gone once it is closed
 # Where every user may write: what a sandbox with a uid of its own left there is removed with it.
 WRITABLE_BY_ALL = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
@@ -100,12 +101,44 @@ def sandbox_library() -> Path:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(path, target)
             compileall.compile_dir(root, quiet=2, workers=1)
+            _copy_font_list(root / FONT_LIST_FOLDER)
             for folder, dirs, files in os.walk(root):
                 os.chmod(folder, 0o755)
                 for name in files:
                     os.chmod(os.path.join(folder, name), 0o644)
             _library = root
         return _library
+
+
+def _matplotlib_cache() -> Path:
+    """Where matplotlib keeps its font list for this user (its own rule, without importing it)."""
+    if os.environ.get("MPLCONFIGDIR"):
+        return Path(os.environ["MPLCONFIGDIR"])
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "matplotlib"
+
+
+def _copy_font_list(folder: Path) -> None:
+    """This user's matplotlib font list, for the worker to start its matplotlib folder with: without
+    one, matplotlib searches the system's fonts again in every worker and job (a tenth of a second,
+    and two runs of fc-list). Only fonts the sandbox can read are kept (matplotlib's own, and those
+    under /usr or the Python folders), so the list names nothing of home folders; where there is no
+    list, nothing is copied and the worker builds its own."""
+    seen = ("/usr/", *(f"{top.rstrip('/')}/" for top in _python_folders()))
+    try:
+        lists = sorted(_matplotlib_cache().glob("fontlist-v*.json"))
+        for path in lists:
+            if not path.is_file() or path.stat().st_size > MAX_FONT_LIST:
+                continue
+            fonts = json.loads(path.read_text(encoding="utf-8"))
+            for key in ("ttflist", "afmlist"):
+                fonts[key] = [entry for entry in fonts[key] if isinstance(entry, dict)
+                              and isinstance(entry.get("fname"), str)
+                              and (not entry["fname"].startswith("/") or entry["fname"].startswith(seen))]
+            folder.mkdir(exist_ok=True)
+            (folder / path.name).write_text(json.dumps(fonts), encoding="utf-8")
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        shutil.rmtree(folder, ignore_errors=True)  # a list we could not read: the worker builds its own
 
 
 def _site_packages() -> list[str]:

@@ -40,6 +40,9 @@ from typing import Any
 
 MAX_FRAME = 16 * 1024**2
 HEADER = struct.Struct(">I")
+# Beside the library the sandbox imports: a copy of the grader's matplotlib font list, from which each
+# worker and job starts its own matplotlib folder instead of searching the system's fonts again.
+FONT_LIST_FOLDER = ".matplotlib-fonts"
 
 _CLONE_NEWNS, _CLONE_NEWIPC, _CLONE_NEWUSER, _CLONE_NEWPID = 0x00020000, 0x08000000, 0x10000000, 0x20000000
 _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REC, _MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
@@ -229,6 +232,7 @@ def _confine(job: dict[str, Any], scratch: str) -> None:
     keep = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL") if k in os.environ}
     os.environ.clear()
     os.environ.update(keep, HOME=scratch, MPLBACKEND="Agg", MPLCONFIGDIR=scratch, TMPDIR=scratch)
+    _seed_font_list(job.get("font_list"), scratch)
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
@@ -274,6 +278,19 @@ def _run(job: dict[str, Any], out: int) -> None:
             signal.setitimer(signal.ITIMER_REAL, 0)
         send({"report": question["id"], "data": report})
     send({"finished": True})
+
+
+def _seed_font_list(source: str | None, folder: str | None) -> None:
+    """Start a matplotlib folder with the font list the grader copied to ``source``, if it did."""
+    if not source or not folder:
+        return
+    try:
+        names = os.listdir(source)
+        os.makedirs(folder, exist_ok=True)
+        for name in names:
+            shutil.copyfile(os.path.join(source, name), os.path.join(folder, name))
+    except OSError:
+        pass  # matplotlib then finds the fonts itself
 
 
 def _child(job: dict[str, Any], out: int, pid_pipe: int, scratch: str, libc: Any) -> None:
@@ -368,6 +385,7 @@ class Worker:
         self.config = config
         self.libc = _libc()
         self.scratch = config["scratch"]
+        self.font_list = os.path.join(config["front"][0], FONT_LIST_FOLDER)
         self.sweep_all = bool(config["sweep_all"]) and os.getpid() <= 3  # only as a PID namespace's first process
         self.namespaces = self._namespaces_work()
 
@@ -402,6 +420,7 @@ class Worker:
     def run_job(self, job: dict[str, Any]) -> None:
         job["namespaces"] = self.namespaces
         job["private_tmp"] = not self.config.get("bound_below_tmp")
+        job["font_list"] = self.font_list
         scratch = os.path.join(self.scratch, "work")
         data_r, data_w = os.pipe()
         pid_r, pid_w = os.pipe()
@@ -516,6 +535,7 @@ def main(config: dict[str, Any]) -> None:
 
     from . import probe, probes  # noqa: F401
 
+    _seed_font_list(os.path.join(config["front"][0], FONT_LIST_FOLDER), os.environ.get("MPLCONFIGDIR"))
     if config.get("warm"):
         import matplotlib
 
