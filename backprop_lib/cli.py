@@ -43,7 +43,7 @@ def _grade(args: argparse.Namespace) -> int:
     if isolation_level()[0] == NAMESPACES or not args.require_isolation:
         batch = args.gradebook is not None
         count = min(max(1, args.jobs), len(args.submissions)) if batch else 1
-        early = launch_sandboxes(count, warm=batch or len(args.submissions) > 1)
+        early = launch_sandboxes(count)
     from .grading.commands import grade_command
 
     return grade_command(args.submissions, args.json, args.gradebook, args.jobs, args.student, args.feedback,

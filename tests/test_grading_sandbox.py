@@ -285,35 +285,60 @@ def test_process_isolation_says_so_and_require_isolation_refuses(tmp_path):
 
 
 FONTS_FOUND = """
-import logging, os
+import importlib, logging, os
 def product_rule(f, df, g, dg, x):
     assert any(n.startswith("fontlist-v") for n in os.listdir(os.environ["MPLCONFIGDIR"])), "no font list"
     said = []
     class Said(logging.Handler):
         def emit(self, record):
             said.append(record.getMessage())
-    log = logging.getLogger("matplotlib.font_manager")
+    log = logging.getLogger(%(name)s)
     log.addHandler(Said())
     log.setLevel(logging.INFO)
-    import matplotlib.font_manager
+    importlib.import_module(%(name)s)
     assert not any("generated new fontManager" in m for m in said), said
     return df(x) * g(x) + f(x) * dg(x)
 """
 
 
-@pytest.mark.parametrize("warm", [False, True])
-def test_matplotlib_in_the_sandbox_starts_from_the_graders_font_list(tmp_path, monkeypatch, namespaces, warm):
+@pytest.mark.parametrize("named", [True, False], ids=["worker imports it", "the job imports it"])
+def test_matplotlib_in_the_sandbox_starts_from_the_graders_font_list(tmp_path, monkeypatch, namespaces, named):
     """Without the list, matplotlib in every worker and job would search the system's fonts again:
-    a tenth of a second each, and two runs of fc-list."""
+    a tenth of a second each, and two runs of fc-list. A notebook that names matplotlib has its
+    worker import it first (see the next test); one that does not imports it in its own job."""
     import matplotlib.font_manager  # noqa: F401  (the grader's own list exists once matplotlib has run)
 
     from backprop_lib.grading import sandbox as sandbox_module
     monkeypatch.setattr(sandbox_module, "_library", None)  # a library folder made after the list exists
     assert any(p.name.startswith("fontlist-v") for p in (sandbox_library() / ".matplotlib-fonts").iterdir())
-    with Sandbox(warm=warm) as sandbox:
-        result = grade_notebook(submission(tmp_path, product_rule=FONTS_FOUND), seed=1, limits=FAST,
-                                sandbox=sandbox)
+    # unnamed, the module's name is put together at run time, so that no word of the notebook plots
+    answer = FONTS_FOUND % {"name": '"matplotlib.font_manager"' if named else '"mat" + "plotlib.font_manager"'}
+    with Sandbox() as sandbox:
+        result = grade_notebook(submission(tmp_path, product_rule=answer), seed=1, limits=FAST, sandbox=sandbox)
     assert result.score == 8, [q.feedback for q in result.questions]
+
+
+NOT_LOADED = """
+import sys
+def product_rule(f, df, g, dg, x):
+    assert not any(name.startswith("mat" + "plotlib") for name in sys.modules), "loaded"
+    return df(x) * g(x) + f(x) * dg(x)
+"""
+
+
+def test_only_a_notebook_that_plots_has_its_worker_import_matplotlib_first(tmp_path, namespaces):
+    """Importing matplotlib costs a worker a third of a second of processor: a batch of notebooks that
+    never plot never pays it. A notebook that names it has it imported before its own time starts,
+    once per worker."""
+    plotting = "import sys\nassert 'matplotlib.pyplot' in sys.modules, 'not yet'\nimport matplotlib.pyplot as plt"
+    with Sandbox() as sandbox:
+        plain = grade_notebook(placed(tmp_path, "plain", product_rule=NOT_LOADED), seed=1, limits=FAST,
+                               sandbox=sandbox)
+        plots = grade_notebook(placed(tmp_path, "plots", plotting), seed=1, limits=FAST, sandbox=sandbox)
+        again = grade_notebook(placed(tmp_path, "again", plotting), seed=1, limits=FAST, sandbox=sandbox)
+    assert plain.score == 8, [q.feedback for q in plain.questions]
+    assert plots.score == again.score == 8 and plots.cell_errors == again.cell_errors == []
+    assert sandbox.warm
 
 
 def test_the_font_list_given_to_the_sandbox_names_only_fonts_it_can_read(tmp_path, monkeypatch):

@@ -113,7 +113,7 @@ def _one_by_one(paths: list[str], as_json: bool, student: str | None, feedback: 
                 roster: dict[str, str] | None, early: list[Sandbox]) -> int:
     results = []
     try:
-        sandbox = early.pop() if early else Sandbox(warm=len(paths) > 1)
+        sandbox = early.pop() if early else Sandbox()
         early.append(sandbox)  # closed by the caller
         if sandbox.process is None:
             sandbox.launch()
@@ -148,7 +148,7 @@ class _Entry:
 
 
 class _Sandboxes:
-    """One warm sandbox per grading thread (those launched early first), closed together at the end."""
+    """One sandbox per grading thread (those launched early first), closed together at the end."""
 
     def __init__(self, early: list[Sandbox]) -> None:
         self.local = threading.local()
@@ -160,7 +160,7 @@ class _Sandboxes:
         sandbox = getattr(self.local, "sandbox", None)
         if sandbox is None:
             with self.lock:
-                sandbox = self.early.pop() if self.early else Sandbox(warm=True)
+                sandbox = self.early.pop() if self.early else Sandbox()
                 if sandbox not in self.all:
                     self.all.append(sandbox)
             if sandbox.process is None:

@@ -353,8 +353,10 @@ def isolation_level() -> tuple[str, str | None]:
 class Sandbox:
     """One sandboxed worker: start it, give it jobs one at a time, read what it says."""
 
-    def __init__(self, warm: bool = True, scratch_bytes: int = 256 * 1024**2, processes: int = 64,
+    def __init__(self, warm: bool = False, scratch_bytes: int = 256 * 1024**2, processes: int = 64,
                  memory_bytes: int = 3 * 1024**3):
+        """``warm``: the worker imports matplotlib as it starts; otherwise it does when ``warm_up`` asks,
+        before the first notebook that plots."""
         self.warm = warm
         self.scratch_bytes = scratch_bytes
         self.processes, self.memory_bytes = processes, memory_bytes
@@ -454,6 +456,23 @@ class Sandbox:
         if self.cap.active and not self.cap.add(descendants(self.process.pid)):
             self.cap.remove()
         self.ready = True
+
+    def warm_up(self) -> None:
+        """Have the worker import matplotlib now, between notebooks, if it has not: the jobs it forks then
+        start with it, and the notebooks that plot do not spend their own time on it."""
+        if self.warm:
+            return
+        self.wait_ready()
+        self._send(b"M")
+        deadline = time.monotonic() + START_SECONDS
+        while True:
+            try:
+                kind, message = self.receive(deadline)
+            except TimeoutError:
+                raise WorkerGone(f"the sandbox's worker did not import matplotlib within {START_SECONDS:g} s") from None
+            if kind == "W" and isinstance(message, dict) and "warm" in message:
+                break  # anything else is what an ended job left on the channel
+        self.warm = True  # a worker that could not import it is not asked again
 
     @property
     def capped(self) -> bool:
@@ -555,7 +574,7 @@ class Sandbox:
             self.buffer += chunk
 
 
-def launch_sandboxes(count: int, warm: bool) -> list[Sandbox]:
+def launch_sandboxes(count: int, warm: bool = False) -> list[Sandbox]:
     """``count`` sandboxes started at once, not waited for: their start overlaps the grader's own."""
     sandboxes = []
     for _ in range(count):

@@ -413,6 +413,9 @@ class Worker:
             payload = read_frame(self.channel)
             if payload is None:
                 return
+            if payload[:1] == b"M":  # between jobs: the next notebook plots
+                self.send({"warm": _warm()})
+                continue
             if payload[:1] != b"J":
                 continue  # a stale control message (a kill that arrived after its child ended)
             self.run_job(pickle.loads(payload[1:]))
@@ -537,11 +540,20 @@ def main(config: dict[str, Any]) -> None:
 
     _seed_font_list(os.path.join(config["front"][0], FONT_LIST_FOLDER), os.environ.get("MPLCONFIGDIR"))
     if config.get("warm"):
+        _warm()
+    Worker(config["channel"], config).serve()
+
+
+def _warm() -> bool:
+    """Import matplotlib (Agg) and pyplot into the worker, so that the jobs it forks have them."""
+    try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot  # noqa: F401
-    Worker(config["channel"], config).serve()
+    except Exception:
+        return False
+    return True
 
 
 # The line the sandbox's interpreter runs (``python -I -S -B -c BOOT``): no path on the command line;
