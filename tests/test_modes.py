@@ -5,11 +5,11 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from backprop_lib import Tensor, Value
-from backprop_lib.gradcheck import numerical_gradient, rel_error
+from backprop_lib.gradcheck import numerical_gradient
 from backprop_lib.modes import (
     Dual,
     grad,
@@ -95,12 +95,15 @@ def test_dual_matches_central_differences(x):
 
 @settings(max_examples=30, deadline=None)
 @given(x=positive)
+@example(x=2.5629462567464394)  # near a stationary point: the derivative is -6.2e-06
 def test_log_sin_cos_match_central_differences(x):
     def f(t):
         return (t.log() * t.sin() + t.cos() ** 2) / (t + 1.0)
 
     numeric = numerical_gradient(lambda t: f(Dual(t)).value, x)
-    assert rel_error(f(Dual(x, 1.0)).tangent, numeric) < 1e-7
+    # central differences are good to about 1e-10 absolute: relative to the derivative only where it is
+    # not close to 0 (there the relative error of the estimate itself grows without bound)
+    assert abs(f(Dual(x, 1.0)).tangent - numeric) <= 1e-7 * max(1.0, abs(numeric))
 
 
 @settings(max_examples=30, deadline=None)
