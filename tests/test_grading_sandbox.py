@@ -328,17 +328,21 @@ def product_rule(f, df, g, dg, x):
 
 def test_only_a_notebook_that_plots_has_its_worker_import_matplotlib_first(tmp_path, namespaces):
     """Importing matplotlib costs a worker a third of a second of processor: a batch of notebooks that
-    never plot never pays it. A notebook that names it has it imported before its own time starts,
-    once per worker."""
+    never plot never pays it. A notebook that names it is graded by a worker that imported it as it
+    started, before the notebook's time: the worker that graded the plain notebook is replaced (it is
+    never made to import matplotlib after running a job, whose files could be where matplotlib looks),
+    once."""
     plotting = "import sys\nassert 'matplotlib.pyplot' in sys.modules, 'not yet'\nimport matplotlib.pyplot as plt"
     with Sandbox() as sandbox:
         plain = grade_notebook(placed(tmp_path, "plain", product_rule=NOT_LOADED), seed=1, limits=FAST,
                                sandbox=sandbox)
+        first = sandbox.process.pid
         plots = grade_notebook(placed(tmp_path, "plots", plotting), seed=1, limits=FAST, sandbox=sandbox)
+        warm = sandbox.process.pid
         again = grade_notebook(placed(tmp_path, "again", plotting), seed=1, limits=FAST, sandbox=sandbox)
+        assert sandbox.process.pid == warm != first
     assert plain.score == 8, [q.feedback for q in plain.questions]
     assert plots.score == again.score == 8 and plots.cell_errors == again.cell_errors == []
-    assert sandbox.warm
 
 
 def test_the_font_list_given_to_the_sandbox_names_only_fonts_it_can_read(tmp_path, monkeypatch):

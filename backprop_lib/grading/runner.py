@@ -331,8 +331,9 @@ def grade_notebook(path: str | os.PathLike, seed: int | None = None, student: st
     return _grade(p, nb, exercise, cells, seed, student, limits, sandbox)
 
 
-# Words of a notebook that plots (matplotlib itself, or the course's modules that draw with it): its
-# worker imports matplotlib before the notebook's time starts (see ``Sandbox.warm_up``).
+# Words of a notebook that plots (matplotlib itself, or the course's modules that draw with it): it is
+# graded by a worker that imported matplotlib as it started (see ``Sandbox.warm_up``), before the
+# notebook's time starts.
 PLOTTING = ("matplotlib", "plt", "viz", "widgets")
 
 
@@ -343,10 +344,7 @@ def _plots(cells: list[str]) -> bool:
 def _grade(p: Path, nb: Mapping[str, Any], exercise: Exercise, cells: list[str], seed: int | None,
            student: str | None, limits: Limits, sandbox: Sandbox) -> SubmissionResult:
     if _plots(cells):
-        try:
-            sandbox.warm_up()
-        except WorkerGone:
-            sandbox.restart()  # a fresh worker; the notebook imports matplotlib in its own time
+        sandbox.warm_up()  # before the submission's clock starts
     seed = secrets.randbits(31) if seed is None else int(seed)
     cases = {q.id: q.draw_cases(seed + i) for i, q in enumerate(exercise.questions)}
     submission = _Submission(exercise, cells, cases, limits)

@@ -355,8 +355,8 @@ class Sandbox:
 
     def __init__(self, warm: bool = False, scratch_bytes: int = 256 * 1024**2, processes: int = 64,
                  memory_bytes: int = 3 * 1024**3):
-        """``warm``: the worker imports matplotlib as it starts; otherwise it does when ``warm_up`` asks,
-        before the first notebook that plots."""
+        """``warm``: the worker imports matplotlib as it starts; otherwise ``warm_up`` replaces it with one
+        that does, before the first notebook that plots."""
         self.warm = warm
         self.scratch_bytes = scratch_bytes
         self.processes, self.memory_bytes = processes, memory_bytes
@@ -458,21 +458,14 @@ class Sandbox:
         self.ready = True
 
     def warm_up(self) -> None:
-        """Have the worker import matplotlib now, between notebooks, if it has not: the jobs it forks then
-        start with it, and the notebooks that plot do not spend their own time on it."""
+        """A worker with matplotlib imported, for a notebook that plots: one that started without it is
+        replaced by one that imports it as it starts, before any job. (Importing it later, in a worker
+        whose jobs could have left a matplotlibrc or a font list where it looks, would let a submission
+        reach the worker that the next submissions are forked from.)"""
         if self.warm:
             return
-        self.wait_ready()
-        self._send(b"M")
-        deadline = time.monotonic() + START_SECONDS
-        while True:
-            try:
-                kind, message = self.receive(deadline)
-            except TimeoutError:
-                raise WorkerGone(f"the sandbox's worker did not import matplotlib within {START_SECONDS:g} s") from None
-            if kind == "W" and isinstance(message, dict) and "warm" in message:
-                break  # anything else is what an ended job left on the channel
-        self.warm = True  # a worker that could not import it is not asked again
+        self.warm = True
+        self.restart()
 
     @property
     def capped(self) -> bool:

@@ -413,9 +413,6 @@ class Worker:
             payload = read_frame(self.channel)
             if payload is None:
                 return
-            if payload[:1] == b"M":  # between jobs: the next notebook plots
-                self.send({"warm": _warm()})
-                continue
             if payload[:1] != b"J":
                 continue  # a stale control message (a kill that arrived after its child ended)
             self.run_job(pickle.loads(payload[1:]))
@@ -544,16 +541,17 @@ def main(config: dict[str, Any]) -> None:
     Worker(config["channel"], config).serve()
 
 
-def _warm() -> bool:
-    """Import matplotlib (Agg) and pyplot into the worker, so that the jobs it forks have them."""
+def _warm() -> None:
+    """Import matplotlib (Agg) and pyplot into the worker, before any job, so that the jobs it forks
+    have them. Only here: a worker that has run jobs never reads files they could have written (a
+    matplotlibrc, a font list)."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot  # noqa: F401
     except Exception:
-        return False
-    return True
+        pass  # the jobs that plot then fail to import it themselves
 
 
 # The line the sandbox's interpreter runs (``python -I -S -B -c BOOT``): no path on the command line;
