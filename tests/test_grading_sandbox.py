@@ -304,8 +304,9 @@ def product_rule(f, df, g, dg, x):
 @pytest.mark.parametrize("named", [True, False], ids=["worker imports it", "the job imports it"])
 def test_matplotlib_in_the_sandbox_starts_from_the_graders_font_list(tmp_path, monkeypatch, namespaces, named):
     """Without the list, matplotlib in every worker and job would search the system's fonts again:
-    a tenth of a second each, and two runs of fc-list. A notebook that names matplotlib has its
-    worker import it first (see the next test); one that does not imports it in its own job."""
+    a tenth of a second each, and two runs of fc-list. The job's matplotlib folder starts with the
+    list, and matplotlib does not search, whether its worker imported it first (a notebook that names
+    it, see the next test) or the job imports it under a name made at run time."""
     import matplotlib.font_manager  # noqa: F401  (the grader's own list exists once matplotlib has run)
 
     from backprop_lib.grading import sandbox as sandbox_module
