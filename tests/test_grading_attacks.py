@@ -954,6 +954,38 @@ class TestPersistence:
         assert alone.score == 8, [q.feedback for q in alone.questions]
         assert after.score == 8, [q.feedback for q in after.questions]
 
+    def test_a_matplotlibrc_a_submission_plants_reaches_no_later_notebook_that_plots(self, tmp_path):
+        """Attack: a notebook that never plots writes a matplotlibrc (a 7.5-point default line width)
+        and a forged font list into every place matplotlib looks: the working folder, $HOME,
+        $MPLCONFIGDIR, ~/.config/matplotlib, /tmp/.matplotlib and the sandbox's own folders. The next
+        notebook, graded by the same sandbox, plots: its worker must import matplotlib before any
+        job has run, so it sees matplotlib's own defaults."""
+        planter = source(r'''
+            import json, os
+            rc = "lines.linewidth: 7.5\\n"
+            places = {".", os.environ.get("HOME", "."), os.environ.get("MPLCONFIGDIR", "."), "/tmp",
+                      "/tmp/.matplotlib", os.path.expanduser("~/.config/matplotlib"), "/sandbox", "/"}
+            for place in places:
+                try:
+                    os.makedirs(place, exist_ok=True)
+                    with open(os.path.join(place, "matplotlibrc"), "w") as f:
+                        f.write(rc)
+                    with open(os.path.join(place, "fontlist-v390.json"), "w") as f:
+                        json.dump({"_version": "forged"}, f)
+                except OSError:
+                    pass
+        ''')
+        plots = ("import sys\nimport matplotlib\nassert 'matplotlib.pyplot' in sys.modules, 'not imported first'\n"
+                 "assert matplotlib.rcParams['lines.linewidth'] == 1.5, matplotlib.rcParams['lines.linewidth']")
+        attacker = write_notebook(tmp_path / "planter", [planter, *GOOD.values()])
+        classmate = write_notebook(tmp_path / "plotter", [plots, *GOOD.values()])
+        limits = Limits(cell_seconds=20, question_seconds=10, grace_seconds=2)
+        with Sandbox() as sandbox:
+            planted = grade_notebook(attacker, seed=1, limits=limits, sandbox=sandbox)
+            after = grade_notebook(classmate, seed=1, limits=limits, sandbox=sandbox)
+        assert planted.score == 8 and planted.cell_errors == []
+        assert after.score == 8 and after.cell_errors == [], after.cell_errors
+
 
 # --- 7 and 9: what the grader prints and reads ---------------------------------------------------------------
 
