@@ -211,3 +211,31 @@ def test_a_question_judged_by_a_rule_the_release_lacks_stops_the_data_with_one_l
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "01.product_rule" in err and "ACCEPT_RULES" in err
     assert not (tmp_path / "backprop_lib" / "grading" / "visible.json").exists()
+
+
+def test_the_command_reads_notebooks_without_building_the_iri_grammar(course: Path) -> None:
+    """nbformat's import of jsonschema would otherwise build rfc3987_syntax's parser (about 0.9 s of a
+    1.6 s ``build --check``), for a format no notebook schema checks. The command still validates:
+    a cell without its source is refused."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\nfrom backprop_lib.cli import main\ncode = main(sys.argv[1:])\n"
+             "print(code, sys.modules.get('rfc3987_syntax', 'never imported'))")
+    run = subprocess.run([sys.executable, "-c", probe, "build", "--check", "--root", str(course)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.stdout.splitlines()[-1] == "1 None", run.stdout + run.stderr  # stale: never built
+    broken = json.loads((course / "lessons" / "01_first.ipynb").read_text())
+    del broken["cells"][1]["source"]
+    (course / "lessons" / "01_first.ipynb").write_text(json.dumps(broken))
+    run = subprocess.run([sys.executable, "-c", probe, "build", "--check", "--root", str(course)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.stdout.splitlines()[-1] == "1 None", run.stdout + run.stderr
+    assert "01_first.ipynb: not a valid notebook (malformed cells)" in run.stderr, run.stderr
+
+
+def test_the_test_processes_skip_the_iri_grammar_too() -> None:
+    """conftest.py at the root keeps it out of every pytest process of the suite (see there)."""
+    import sys
+
+    assert "nbformat" in sys.modules and sys.modules.get("rfc3987_syntax") is None

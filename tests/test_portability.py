@@ -44,8 +44,8 @@ CORETYPES = ["Prescott", "Haswell"]
 FAMILIES = max(1, int(os.environ.get("BACKPROP_COURSE_BLAS_FAMILIES", "1") or 1))  # how many to test
 NOTEBOOKS = [path.relative_to(ROOT).as_posix() for folder in ("lessons", "solutions")
              for path in sorted((ROOT / folder).glob("[0-9][0-9]_*.ipynb"))]
-NBVAL = ["-m", "pytest", "-o", "addopts=", "-p", "no:cacheprovider", "-p", "no:xdist", "-q", "--nbval",
-         "--nbval-current-env", "--nbval-sanitize-with", "tests/nbval_sanitize.cfg"]
+NBVAL = ["-m", "pytest", "-o", "addopts=", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:nbval",  # conftest.py
+         "-q", "--nbval", "--nbval-current-env", "--nbval-sanitize-with", "tests/nbval_sanitize.cfg"]
 TIMEOUT = 900  # seconds for one run over all the notebooks; it takes about half a minute
 ANSI = re.compile(r"(\x1b|#x1B)\[[0-9;]*m")  # a colour code, raw or as the JUnit report escapes it
 KERNEL_DIED = re.compile(r"Kernel died before replying to kernel_info|Kernel didn't respond in \d+ seconds")
