@@ -346,6 +346,24 @@ def test_only_a_notebook_that_plots_has_its_worker_import_matplotlib_first(tmp_p
     assert plots.score == again.score == 8 and plots.cell_errors == again.cell_errors == []
 
 
+def test_a_notebook_graded_on_its_own_starts_one_worker_that_suits_it(tmp_path, namespaces, monkeypatch):
+    """Without a batch's sandbox, the worker is started as the notebook needs it: with matplotlib
+    imported if it plots, without it otherwise. None is started and then replaced."""
+    started = []
+    launch = Sandbox.launch
+
+    def counted(self):
+        started.append(self.warm)
+        launch(self)
+
+    monkeypatch.setattr(Sandbox, "launch", counted)
+    plotting = "import sys\nassert 'matplotlib.pyplot' in sys.modules, 'not yet'\nimport matplotlib.pyplot as plt"
+    plots = grade_notebook(placed(tmp_path, "plots", plotting), seed=1, limits=FAST)
+    plain = grade_notebook(placed(tmp_path, "plain", product_rule=NOT_LOADED), seed=1, limits=FAST)
+    assert started == [True, False]
+    assert plots.score == plain.score == 8 and plots.cell_errors == plain.cell_errors == []
+
+
 def test_the_font_list_given_to_the_sandbox_names_only_fonts_it_can_read(tmp_path, monkeypatch):
     from backprop_lib.grading.sandbox import _copy_font_list
 

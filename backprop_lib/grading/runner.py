@@ -312,7 +312,7 @@ def grade_notebook(path: str | os.PathLike, seed: int | None = None, student: st
     """Grade the notebook at ``path``; raises ``GradingError`` if it cannot be graded at all.
 
     ``sandbox`` is a started worker to use (a batch keeps one per job slot); without it, one is
-    started for this notebook and closed after it.
+    started for this notebook (with matplotlib imported if the notebook plots) and closed after it.
     """
     p = Path(path)
     nb, _ = read_submission(p)
@@ -324,7 +324,7 @@ def grade_notebook(path: str | os.PathLike, seed: int | None = None, student: st
                            f"at most {MAX_CODE_BYTES:,} can be graded")
     if sandbox is None:
         try:
-            with Sandbox(warm=False) as own:
+            with Sandbox(warm=_plots(cells)) as own:  # started as the notebook needs it, not restarted
                 return _grade(p, nb, exercise, cells, seed, student, limits, own)
         except SandboxError as exc:
             raise GradingError(f"the sandbox failed: {exc}") from None
