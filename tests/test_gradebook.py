@@ -25,6 +25,16 @@ def cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "backprop_lib", *args], capture_output=True, text=True, timeout=300)
 
 
+def killable_grader(tmp_path: Path, *args: str, **popen) -> subprocess.Popen:
+    """``backprop-course grade ARGS`` as a process the test will SIGKILL. What a killed grader cannot
+    clean up (its copy of the sandbox's library, its sandbox's folder) stays in a temporary folder of
+    the test's own rather than in the machine's."""
+    scratch = tmp_path / "grader-tmp"
+    scratch.mkdir(exist_ok=True)
+    return subprocess.Popen([sys.executable, "-m", "backprop_lib", "grade", *args],
+                            env={**os.environ, "TMPDIR": str(scratch)}, **popen)
+
+
 def make_class(root: Path, students: int, solved: int) -> list[str]:
     """``students`` folders, each with an exercise-01 submission; the first ``solved`` are complete."""
     master, blank = find_notebook("solutions", "01"), find_notebook("exercises", "01")
@@ -113,8 +123,8 @@ def assert_all_gone(pids: list[int], seconds: float = 10.0) -> None:
 def test_a_batch_killed_with_sigkill_resumes_with_nothing_lost_or_duplicated(tmp_path):
     paths = make_class(tmp_path, 16, 16)
     db = tmp_path / "grades.db"
-    proc = subprocess.Popen([sys.executable, "-m", "backprop_lib", "grade", *paths, "--gradebook", str(db),
-                             "--jobs", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = killable_grader(tmp_path, *paths, "--gradebook", str(db), "--jobs", "1", stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if db.exists():
@@ -146,8 +156,7 @@ def test_killing_the_grader_stops_a_student_cell_that_sleeps_forever(tmp_path, i
     code["source"] = "import time\ntime.sleep(10_000)\n" + "".join(code["source"])
     Path(path).write_text(json.dumps(nb))
     extra = ["--gradebook", str(tmp_path / "grades.db")] if into_gradebook else []
-    proc = subprocess.Popen([sys.executable, "-m", "backprop_lib", "grade", path, *extra],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = killable_grader(tmp_path, path, *extra, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     # bubblewrap, the worker, the child and process 1 of its namespace (no bubblewrap: one fewer)
     while len(descendants(proc.pid)) < (4 if isolation_level()[0] == "namespaces" else 3):
