@@ -364,6 +364,45 @@ def test_a_notebook_graded_on_its_own_starts_one_worker_that_suits_it(tmp_path, 
     assert plots.score == plain.score == 8 and plots.cell_errors == plain.cell_errors == []
 
 
+# Writes 1 MiB blocks to /tmp until a write fails (at most 256 MiB), then tries the environment's folder.
+UNDER_TMP = r'''
+import os, sys
+written, block = 0, b"x" * (1 << 20)
+try:
+    for i in range(16):
+        with open(f"/tmp/fill{i}", "wb") as f:
+            for _ in range(16):
+                written += f.write(block)
+except OSError:
+    pass
+try:
+    open(os.path.join(ENVIRONMENT, "planted"), "w").close()
+    planted = "yes"
+except OSError as exc:
+    planted = type(exc).__name__
+raise RuntimeError(f"wrote {written >> 20} MiB; environment seen {os.path.isdir(ENVIRONMENT)}; planted {planted}")
+'''
+
+
+def test_a_python_under_tmp_leaves_the_job_its_own_capped_tmp(tmp_path, namespaces):
+    """A Python environment under /tmp (a virtual environment made there) is bound over the
+    sandbox's /tmp. A job still gets a /tmp of its own with the usual cap (128 MiB), where it can write
+    as anywhere else, and sees the environment's folder, read-only. (Before, such a job wrote into
+    the worker's larger /tmp instead: 256 MiB.)"""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
+    path = placed(tmp_path, "student", f"ENVIRONMENT = {str(venv)!r}\n" + UNDER_TMP)
+    run = subprocess.run([str(venv / "bin" / "python"), "-m", "backprop_lib", "grade", str(path), "--json",
+                          "--seed", "1"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    (error,) = result["cell_errors"]
+    assert "environment seen True; planted OSError" in error, error
+    wrote = int(error.split("wrote ")[1].split(" MiB")[0])
+    assert 100 <= wrote <= 128, error
+    assert result["score"] == 8
+
+
 def test_the_font_list_given_to_the_sandbox_names_only_fonts_it_can_read(tmp_path, monkeypatch):
     from backprop_lib.grading.sandbox import _copy_font_list
 

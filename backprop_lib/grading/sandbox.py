@@ -418,9 +418,9 @@ class Sandbox:
         finally:
             theirs.close()
         self.sock = ours
-        below_tmp = any(folder == "/tmp" or folder.startswith("/tmp/") for folder in _python_folders())
+        below_tmp = [folder for folder in _python_folders() if folder.startswith("/tmp/")]  # bound over /tmp
         config = {"front": front, "back": _site_packages(), "env": env, "scratch": scratch, "sweep_all": sweep,
-                  "bound_below_tmp": self.isolation == NAMESPACES and below_tmp,
+                  "bound_below_tmp": below_tmp if self.isolation == NAMESPACES else [],
                   "warm": self.warm}
         self._send(json.dumps(config).encode())
         self.ready = False

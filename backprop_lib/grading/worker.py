@@ -45,7 +45,8 @@ HEADER = struct.Struct(">I")
 FONT_LIST_FOLDER = ".matplotlib-fonts"
 
 _CLONE_NEWNS, _CLONE_NEWIPC, _CLONE_NEWUSER, _CLONE_NEWPID = 0x00020000, 0x08000000, 0x10000000, 0x20000000
-_MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REC, _MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REMOUNT, _MS_BIND = 1, 2, 4, 8, 32, 4096
+_MS_REC, _MS_PRIVATE = 16384, 1 << 18
 _PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_CAPBSET_DROP, _PR_SET_CHILD_SUBREAPER = 1, 4, 24, 36
 _PR_SET_NO_NEW_PRIVS, _PR_CAP_AMBIENT, _PR_SET_SECCOMP = 38, 47, 22
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
@@ -131,14 +132,28 @@ def _own_namespaces(libc: Any) -> bool:
     return True
 
 
-def _private_mounts(libc: Any, scratch_bytes: int, tmp: str) -> None:
-    """Fresh tmpfs on ``tmp`` and /dev/shm, and a /proc of this PID namespace, in the child's own mount namespace."""
+def _private_mounts(libc: Any, scratch_bytes: int, bound: list[str]) -> None:
+    """Fresh tmpfs on /tmp and /dev/shm, and a /proc of this PID namespace, in the child's own mount namespace.
+
+    ``bound`` lists the folders of a Python environment that lives under /tmp (bubblewrap binds them
+    there, read-only, over the worker's /tmp). They are bound again, read-only, on the job's fresh
+    /tmp: wherever Python lives, the job sees the same /tmp with the same cap."""
     libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None)
+    held = [(folder, os.open(folder, os.O_RDONLY | os.O_DIRECTORY)) for folder in sorted(bound, key=len)
+            if folder.startswith("/tmp/") and os.path.isdir(folder)]
     options = f"size={scratch_bytes},mode=1777".encode()
-    os.makedirs(tmp, exist_ok=True)
-    for folder in (tmp.encode(), b"/dev/shm"):
+    for folder in (b"/tmp", b"/dev/shm"):
         if os.path.isdir(folder) and libc.mount(b"tmpfs", folder, b"tmpfs", _MS_NOSUID | _MS_NODEV, options) != 0:
             os._exit(72)
+    for folder, fd in held:  # a parent first: a folder inside it comes with it, and is bound again on top
+        os.makedirs(folder, exist_ok=True)
+        target = folder.encode()
+        if libc.mount(f"/proc/self/fd/{fd}".encode(), target, None, _MS_BIND | _MS_REC, None) != 0:
+            os._exit(72)
+        kept = os.statvfs(folder).f_flag & (_MS_NOSUID | _MS_NODEV | _MS_NOEXEC)  # flags a remount must repeat
+        if libc.mount(b"none", target, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | kept, None) != 0:
+            os._exit(72)
+        os.close(fd)
     libc.mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None)  # refused: keep the old one
 
 
@@ -309,10 +324,8 @@ def _child(job: dict[str, Any], out: int, pid_pipe: int, scratch: str, libc: Any
                 _, status = os.waitpid(inner, 0)
                 os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-            # A Python environment under /tmp is bound below it: then the job's tmpfs goes one level down.
-            tmp = "/tmp" if job["private_tmp"] else "/tmp/job"
-            _private_mounts(libc, job["limits"]["scratch_bytes"], tmp)
-            scratch = f"{tmp}/work"
+            _private_mounts(libc, job["limits"]["scratch_bytes"], job["bound_below_tmp"])
+            scratch = "/tmp/work"
         else:
             os.write(pid_pipe, str(os.getpid()).encode())
         os.setsid()  # its own session and process group: a signal to "my group" cannot reach the worker
@@ -419,7 +432,7 @@ class Worker:
 
     def run_job(self, job: dict[str, Any]) -> None:
         job["namespaces"] = self.namespaces
-        job["private_tmp"] = not self.config.get("bound_below_tmp")
+        job["bound_below_tmp"] = self.config.get("bound_below_tmp") or []
         job["font_list"] = self.font_list
         scratch = os.path.join(self.scratch, "work")
         data_r, data_w = os.pipe()
