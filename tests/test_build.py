@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -217,9 +219,6 @@ def test_the_command_reads_notebooks_without_building_the_iri_grammar(course: Pa
     """nbformat's import of jsonschema would otherwise build rfc3987_syntax's parser (about 0.9 s of a
     1.6 s ``build --check``), for a format no notebook schema checks. The command still validates:
     a cell without its source is refused."""
-    import subprocess
-    import sys
-
     probe = ("import sys\nfrom backprop_lib.cli import main\ncode = main(sys.argv[1:])\n"
              "print(code, sys.modules.get('rfc3987_syntax', 'never imported'))")
     run = subprocess.run([sys.executable, "-c", probe, "build", "--check", "--root", str(course)],
@@ -236,6 +235,4 @@ def test_the_command_reads_notebooks_without_building_the_iri_grammar(course: Pa
 
 def test_the_test_processes_skip_the_iri_grammar_too() -> None:
     """conftest.py at the root keeps it out of every pytest process of the suite (see there)."""
-    import sys
-
     assert "nbformat" in sys.modules and sys.modules.get("rfc3987_syntax") is None

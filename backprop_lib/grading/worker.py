@@ -140,7 +140,7 @@ def _private_mounts(libc: Any, scratch_bytes: int, bound: list[str]) -> None:
     /tmp: wherever Python lives, the job sees the same /tmp with the same cap."""
     libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None)
     held = [(folder, os.open(folder, os.O_RDONLY | os.O_DIRECTORY)) for folder in sorted(bound, key=len)
-            if folder.startswith("/tmp/") and os.path.isdir(folder)]
+            if os.path.isdir(folder)]
     options = f"size={scratch_bytes},mode=1777".encode()
     for folder in (b"/tmp", b"/dev/shm"):
         if os.path.isdir(folder) and libc.mount(b"tmpfs", folder, b"tmpfs", _MS_NOSUID | _MS_NODEV, options) != 0:
